@@ -1,0 +1,85 @@
+// The appliance's configuration model and its parser (command line and config file).
+// Pure C++: no DPDK include, unit-tested without EAL.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace shadownet {
+
+// Two ports that forward to each other (a -> b and b -> a); a == b forwards a port to itself.
+struct port_pair {
+    std::uint16_t a = 0;
+    std::uint16_t b = 0;
+    friend bool operator==(const port_pair&, const port_pair&) = default;
+};
+
+// Built-in traffic on virtual ports: the embedded default's packet source.
+struct builtin_traffic_config {
+    double rate_pps = 1'000'000; // offered load over all virtual ports; 0 = as fast as the generator can
+    std::uint32_t clients = 16;  // distinct source addresses
+    std::uint32_t flows_per_client = 4;
+    std::uint16_t packet_size = 64; // frame size without FCS, 60..9000
+};
+
+struct app_config {
+    // Run control.
+    double duration_s = 0;      // 0: until SIGINT/SIGTERM
+    std::string summary_json;   // empty: no summary file
+    double stats_period_s = 1;  // live progress line period; 0: off
+    bool quiet = false;
+
+    // Ports. Unset optionals mean "choose a default once the ports are known".
+    std::optional<std::uint16_t> virtual_ports; // ring-backed ports with built-in traffic
+    std::optional<std::vector<std::uint16_t>> ports; // appliance ports; default all
+    std::vector<port_pair> port_pairs;               // default: consecutive pairs
+    std::uint16_t rxq = 0;          // RX queues per port; 0: enough for every forwarding lcore
+    std::uint16_t shadow_txq = 1;   // reserved shadow TX queues per port, idle until a client is routed there
+    std::uint16_t rxd = 1024;
+    std::uint16_t txd = 1024;
+    std::uint32_t mbufs = 0;        // mbufs in the appliance pool; 0: sized from ports and queues
+    std::uint16_t burst = 32;
+
+    // Lcores. Empty: every worker lcore EAL enabled forwards.
+    std::vector<unsigned> fwd_lcores;
+
+    builtin_traffic_config traffic;
+};
+
+// What the command line asked for. `help`/`version` set: print and exit 0.
+struct parsed_options {
+    app_config config;
+    bool help = false;
+    bool version = false;
+};
+
+// Parses the application arguments (those after `--`, or all of them when there
+// is no `--`). `--config FILE` reads the same options from an INI-style file;
+// the command line wins over the file. Throws config_error with one line.
+parsed_options parse_app_options(std::span<const std::string> args);
+
+// The option reference printed by --help.
+std::string app_options_help();
+
+// The command line split at `--` as DPDK applications do.
+struct split_args {
+    std::vector<std::string> eal; // argv[0] first, then the EAL arguments
+    std::vector<std::string> app;
+    bool eal_given = false;       // the user wrote a `--`: EAL arguments are theirs
+};
+split_args split_command_line(int argc, const char* const* argv);
+
+// EAL arguments for the embedded default: no hugepages, no PCI, a small memory
+// size, a unique file prefix, and up to `max_lcores` of the CPUs we may run on.
+std::vector<std::string> embedded_eal_args(const std::string& argv0, std::span<const unsigned> allowed_cpus,
+                                           const std::string& file_prefix, unsigned max_lcores = 2);
+
+// "1,3-5" -> {1,3,4,5}. Throws config_error naming `what`.
+std::vector<unsigned> parse_uint_list(const std::string& text, const std::string& what);
+// "0:1,2:3" -> pairs. Throws config_error.
+std::vector<port_pair> parse_port_pairs(const std::string& text);
+
+} // namespace shadownet

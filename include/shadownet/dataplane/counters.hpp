@@ -1,0 +1,49 @@
+// Per-lcore counters: the fast path's only shared state that the control core reads.
+//
+// Concurrency contract (as Open vSwitch's dpif-netdev does it):
+// - each lcore_counters block has exactly one writer, the lcore it belongs to;
+//   it updates with a relaxed load + relaxed store (no locked RMW: no other
+//   thread ever writes the word);
+// - readers (the control lcore) use relaxed loads; a snapshot may mix values
+//   from adjacent bursts, which is fine for rates and converges at quiescence;
+// - nothing is ever reset from another thread: "clear" copies the current
+//   values into a baseline owned by the reader, and displays value - baseline.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "shadownet/dataplane/drop_reason.hpp"
+
+namespace shadownet::dataplane {
+
+inline constexpr std::size_t max_ports = 32;
+
+class relaxed_counter {
+public:
+    void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t read() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+struct port_counters {
+    relaxed_counter rx_packets;    // received on this port
+    relaxed_counter rx_bytes;
+    relaxed_counter tx_packets;    // transmitted on this port
+    relaxed_counter tx_bytes;
+    relaxed_counter forwarded;     // received on this port and transmitted (on any port)
+    std::array<relaxed_counter, drop_reason_count> drops; // received on this port and dropped
+};
+
+struct alignas(64) lcore_counters {
+    relaxed_counter loops;
+    relaxed_counter busy_cycles; // TSC cycles in iterations that received something
+    relaxed_counter idle_cycles; // TSC cycles in empty polls
+    std::array<port_counters, max_ports> port;
+};
+
+} // namespace shadownet::dataplane

@@ -1,0 +1,39 @@
+// rte_ring with an owner. The burst calls are inline: they are fast path.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include <rte_ring.h>
+
+namespace shadownet::dpdk {
+
+class ring {
+public:
+    // `count` slots usable: the ring is created with RING_F_EXACT_SZ so that a
+    // ring of count N holds N, not N-1. `flags` adds RING_F_SP_ENQ/RING_F_SC_DEQ.
+    ring(const std::string& name, unsigned count, int socket, unsigned flags);
+
+    [[nodiscard]] rte_ring* get() const noexcept { return ring_.get(); }
+    [[nodiscard]] unsigned capacity() const noexcept { return rte_ring_get_capacity(ring_.get()); }
+    [[nodiscard]] unsigned count() const noexcept { return rte_ring_count(ring_.get()); }
+    [[nodiscard]] unsigned free_count() const noexcept { return rte_ring_free_count(ring_.get()); }
+
+    unsigned enqueue_burst(std::span<void* const> objs) noexcept
+    {
+        return rte_ring_enqueue_burst(ring_.get(), objs.data(), static_cast<unsigned>(objs.size()), nullptr);
+    }
+    unsigned dequeue_burst(std::span<void*> objs) noexcept
+    {
+        return rte_ring_dequeue_burst(ring_.get(), objs.data(), static_cast<unsigned>(objs.size()), nullptr);
+    }
+
+private:
+    struct deleter {
+        void operator()(rte_ring* r) const noexcept { rte_ring_free(r); }
+    };
+    std::unique_ptr<rte_ring, deleter> ring_;
+};
+
+} // namespace shadownet::dpdk

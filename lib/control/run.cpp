@@ -1,0 +1,143 @@
+// The `shadownet` command line front end. It only wires: parse, EAL, appliance,
+// the control loop, reports.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <rte_cycles.h>
+
+#include "shadownet/control/appliance.hpp"
+#include "shadownet/core/error.hpp"
+#include "shadownet/dpdk/eal.hpp"
+
+namespace shadownet::control {
+
+namespace {
+
+// Written by the signal handler, read by the control loop.
+std::atomic<bool> stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int sig)
+{
+    stop_requested.store(true, std::memory_order_relaxed);
+    // A second Ctrl-C while we drain and report ends the process the usual way.
+    std::signal(sig, SIG_DFL);
+}
+
+void install_signal_handlers()
+{
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+void write_file(const std::string& path, const std::string& text)
+{
+    std::ofstream out(path, std::ios::trunc);
+    if (!out)
+        throw config_error(fmt::format("--summary-json: cannot write '{}'", path));
+    out << text;
+    if (!out.flush())
+        throw config_error(fmt::format("--summary-json: cannot write '{}'", path));
+}
+
+int run(const split_args& args, app_config cfg)
+{
+    std::vector<std::string> eal_args = args.eal;
+    bool owns_runtime_dir = false;
+    if (!args.eal_given) {
+        eal_args = embedded_eal_args(args.eal.front(), dpdk::allowed_cpus(), dpdk::unique_file_prefix("shadownet"));
+        owns_runtime_dir = true;
+        if (!cfg.virtual_ports)
+            cfg.virtual_ports = 2;
+    }
+    dpdk::eal_guard eal(eal_args, owns_runtime_dir);
+    install_signal_handlers();
+
+    appliance app(cfg);
+    const auto& plan = app.plan();
+    if (!cfg.quiet) {
+        std::string lcores;
+        for (const auto l : plan.fwd_lcores)
+            lcores += fmt::format("{}{}", lcores.empty() ? "" : ",", l);
+        fmt::print("shadownet: {} ports, {} pairs, forwarding lcores {}{}, {} RX / {} TX (+{} shadow) queues per port{}\n",
+                   plan.ports.size(), plan.pairs.size(), lcores, plan.main_forwards ? " (main)" : "", plan.rxq,
+                   plan.txq, plan.shadow_txq,
+                   app.has_builtin_traffic() ? fmt::format(", built-in traffic at {} pps",
+                                                           cfg.traffic.rate_pps > 0
+                                                               ? fmt::format("{:.0f}", cfg.traffic.rate_pps)
+                                                               : std::string("max"))
+                                             : std::string());
+        std::fflush(stdout);
+    }
+    app.start();
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    auto prev = app.snapshot();
+    auto next_progress = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
+    while (!stop_requested.load(std::memory_order_relaxed)) {
+        const bool worked = app.poll();
+        const auto now = std::chrono::steady_clock::now();
+        if (cfg.duration_s > 0 && elapsed() >= cfg.duration_s)
+            break;
+        if (now >= next_progress) {
+            auto cur = app.snapshot();
+            if (cfg.stats_period_s > 0 && !cfg.quiet) {
+                fmt::print("{}\n", format_progress(prev, cur, elapsed()));
+                std::fflush(stdout);
+            }
+            prev = std::move(cur);
+            next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
+        }
+        if (!worked)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    app.stop();
+    const double ran = elapsed();
+    const auto final_stats = app.snapshot();
+    fmt::print("{}", format_final(final_stats, ran));
+    std::fflush(stdout);
+    if (!cfg.summary_json.empty())
+        write_file(cfg.summary_json, summary_json(final_stats, ran, rte_get_tsc_hz()));
+    return 0;
+}
+
+} // namespace
+
+int run_shadownet(int argc, const char* const* argv)
+{
+    try {
+        const auto args = split_command_line(argc, argv);
+        const auto parsed = parse_app_options(args.app);
+        if (parsed.help) {
+            fmt::print("usage: shadownet [EAL arguments --] [options]\n\n"
+                       "Without EAL arguments shadownet runs its embedded default: two virtual ports\n"
+                       "with built-in traffic, no hugepages, no PCI.\n\n{}",
+                       app_options_help());
+            return 0;
+        }
+        if (parsed.version) {
+            fmt::print("shadownet {}\n", SHADOWNET_VERSION);
+            return 0;
+        }
+        return run(args, parsed.config);
+    } catch (const config_error& e) {
+        fmt::print(stderr, "shadownet: error: {}\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "shadownet: error: {}\n", e.what());
+        return 1;
+    }
+}
+
+} // namespace shadownet::control

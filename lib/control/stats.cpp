@@ -1,0 +1,162 @@
+#include "shadownet/control/stats.hpp"
+
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "shadownet/core/json.hpp"
+
+namespace shadownet::control {
+
+using dataplane::drop_reason_count;
+using dataplane::drop_reason_names;
+
+std::uint64_t port_snapshot::drops_total() const noexcept
+{
+    return std::accumulate(drops.begin(), drops.end(), std::uint64_t{0});
+}
+
+std::uint64_t stats_snapshot::rx() const noexcept
+{
+    std::uint64_t n = 0;
+    for (const auto& p : ports)
+        n += p.rx;
+    return n;
+}
+
+std::uint64_t stats_snapshot::tx() const noexcept
+{
+    std::uint64_t n = 0;
+    for (const auto& p : ports)
+        n += p.tx;
+    return n;
+}
+
+std::array<std::uint64_t, drop_reason_count> stats_snapshot::drops() const noexcept
+{
+    std::array<std::uint64_t, drop_reason_count> out{};
+    for (const auto& p : ports)
+        for (std::size_t r = 0; r < drop_reason_count; ++r)
+            out[r] += p.drops[r];
+    return out;
+}
+
+std::uint64_t stats_snapshot::drops_total() const noexcept
+{
+    const auto d = drops();
+    return std::accumulate(d.begin(), d.end(), std::uint64_t{0});
+}
+
+std::string format_progress(const stats_snapshot& prev, const stats_snapshot& cur, double elapsed_s)
+{
+    const double dt = std::chrono::duration<double>(cur.at - prev.at).count();
+    const auto mpps = [dt](std::uint64_t a, std::uint64_t b) { return dt > 0 ? double(b - a) / dt / 1e6 : 0.0; };
+    std::string line = fmt::format("[{:7.1f}s]", elapsed_s);
+    for (std::size_t i = 0; i < cur.ports.size() && i < prev.ports.size(); ++i) {
+        const auto& a = prev.ports[i];
+        const auto& b = cur.ports[i];
+        line += fmt::format(" | port {} rx {:.3f} tx {:.3f} Mpps", b.id, mpps(a.rx, b.rx), mpps(a.tx, b.tx));
+    }
+    line += fmt::format(" | drops {}", cur.drops_total() - prev.drops_total());
+    if (cur.traffic)
+        line += fmt::format(" | gen sent {} recv {}", cur.traffic->sent, cur.traffic->received);
+    return line;
+}
+
+std::string format_final(const stats_snapshot& s, double elapsed_s)
+{
+    std::string out = fmt::format("shadownet: ran {:.2f} s\n", elapsed_s);
+    out += fmt::format("  {:>4}  {:<24} {:>14} {:>14} {:>12}\n", "port", "name", "rx", "tx", "dropped");
+    for (const auto& p : s.ports)
+        out += fmt::format("  {:>4}  {:<24} {:>14} {:>14} {:>12}\n", p.id, p.name, p.rx, p.tx, p.drops_total());
+    out += fmt::format("  total rx {} = tx {} + dropped {}", s.rx(), s.tx(), s.drops_total());
+    const auto d = s.drops();
+    for (std::size_t r = 0; r < drop_reason_count; ++r)
+        if (d[r] != 0)
+            out += fmt::format(" [{} {}]", drop_reason_names[r], d[r]);
+    out += '\n';
+    if (s.traffic) {
+        const auto& t = *s.traffic;
+        out += fmt::format("  built-in traffic: sent {} received {} lost {} reordered {} backpressure {}\n", t.sent,
+                           t.received, t.sent - std::min(t.sent, t.received), t.reordered, t.backpressure);
+    }
+    return out;
+}
+
+std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_t tsc_hz)
+{
+    json_writer w;
+    w.begin_object();
+    w.member("version", 1);
+    w.member("elapsed_s", elapsed_s);
+    w.key("ports").begin_array();
+    for (const auto& p : s.ports) {
+        w.begin_object();
+        w.member("id", unsigned{p.id});
+        w.member("name", p.name);
+        w.member("rx", p.rx);
+        w.member("tx", p.tx);
+        w.member("forwarded", p.forwarded);
+        w.member("drops", p.drops_total());
+        w.member("rx_bytes", p.rx_bytes);
+        w.member("tx_bytes", p.tx_bytes);
+        w.key("dropped").begin_object();
+        for (std::size_t r = 0; r < drop_reason_count; ++r)
+            w.member(drop_reason_names[r], p.drops[r]);
+        w.end_object();
+        w.key("hw").begin_object();
+        w.member("ipackets", p.hw.ipackets);
+        w.member("opackets", p.hw.opackets);
+        w.member("imissed", p.hw.imissed);
+        w.member("ierrors", p.hw.ierrors);
+        w.member("oerrors", p.hw.oerrors);
+        w.member("rx_nombuf", p.hw.rx_nombuf);
+        w.end_object();
+        w.end_object();
+    }
+    w.end_array();
+
+    w.key("totals").begin_object();
+    w.member("rx", s.rx());
+    w.member("tx", s.tx());
+    w.member("drops", s.drops_total());
+    w.key("dropped").begin_object();
+    const auto d = s.drops();
+    for (std::size_t r = 0; r < drop_reason_count; ++r)
+        w.member(drop_reason_names[r], d[r]);
+    w.end_object();
+    w.end_object();
+
+    w.key("lcores").begin_array();
+    for (const auto& l : s.lcores) {
+        w.begin_object();
+        w.member("id", l.id);
+        w.member("role", l.role);
+        w.member("loops", l.loops);
+        w.member("busy_cycles", l.busy_cycles);
+        w.member("idle_cycles", l.idle_cycles);
+        w.member("packets", l.packets);
+        const double total = double(l.busy_cycles + l.idle_cycles);
+        w.member("busy_percent", total > 0 ? 100.0 * double(l.busy_cycles) / total : 0.0);
+        w.member("cycles_per_packet", l.packets ? double(l.busy_cycles) / double(l.packets) : 0.0);
+        w.end_object();
+    }
+    w.end_array();
+    w.member("tsc_hz", tsc_hz);
+
+    if (s.traffic) {
+        const auto& t = *s.traffic;
+        w.key("traffic").begin_object();
+        w.member("sent", t.sent);
+        w.member("received", t.received);
+        w.member("lost", t.sent - std::min(t.sent, t.received));
+        w.member("reordered", t.reordered);
+        w.member("foreign", t.foreign);
+        w.member("backpressure", t.backpressure);
+        w.end_object();
+    }
+    w.end_object();
+    return w.str() + "\n";
+}
+
+} // namespace shadownet::control

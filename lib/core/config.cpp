@@ -1,0 +1,289 @@
+#include "shadownet/core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "shadownet/core/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace shadownet {
+
+namespace {
+
+unsigned parse_unsigned(const std::string& s, const std::string& what)
+{
+    unsigned v = 0;
+    const auto* first = s.data();
+    const auto* last = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(first, last, v);
+    if (s.empty() || ec != std::errc() || ptr != last)
+        throw config_error(fmt::format("{}: '{}' is not a non-negative integer", what, s));
+    return v;
+}
+
+std::string trim(std::string s)
+{
+    const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+    return s;
+}
+
+std::vector<std::string> split(const std::string& s, char sep)
+{
+    std::vector<std::string> out;
+    std::string item;
+    std::istringstream in(s);
+    while (std::getline(in, item, sep))
+        out.push_back(trim(item));
+    return out;
+}
+
+// Options whose values are checked after parsing, with the option name in the message.
+struct raw_options {
+    std::string ports;
+    std::string port_pairs;
+    std::string fwd_lcores;
+    int virtual_ports = -1;
+    std::string config_file;
+};
+
+po::options_description make_description(app_config& c, raw_options& raw)
+{
+    po::options_description run("Run");
+    run.add_options()
+        ("help,h", "print this help and exit")
+        ("version", "print the version and exit")
+        ("config", po::value(&raw.config_file)->value_name("FILE"),
+         "read options from FILE (INI style: name = value, one per line); the command line wins")
+        ("duration", po::value(&c.duration_s)->value_name("SECONDS"), "stop after SECONDS (0: run until Ctrl-C)")
+        ("summary-json", po::value(&c.summary_json)->value_name("FILE"), "write the final counters to FILE as JSON")
+        ("stats-period", po::value(&c.stats_period_s)->value_name("SECONDS"),
+         "print a progress line every SECONDS (0: off)")
+        ("quiet,q", po::bool_switch(&c.quiet), "no progress lines, only errors and the final counters");
+
+    po::options_description ports("Ports and queues");
+    ports.add_options()
+        ("virtual-ports", po::value(&raw.virtual_ports)->value_name("N"),
+         "add N ring-backed virtual ports fed by built-in traffic (default: 2 without EAL arguments, else 0)")
+        ("ports", po::value(&raw.ports)->value_name("LIST"), "appliance ports, e.g. 0,1 or 0-3 (default: all)")
+        ("port-pairs", po::value(&raw.port_pairs)->value_name("A:B,..."),
+         "forwarding pairs (default: consecutive ports 0:1,2:3,...)")
+        ("rxq", po::value(&c.rxq)->value_name("N"), "RX queues per port (0: one per forwarding lcore sharing the port)")
+        ("shadow-txq", po::value(&c.shadow_txq)->value_name("N"), "reserved shadow TX queues per port")
+        ("rxd", po::value(&c.rxd)->value_name("N"), "RX descriptors per queue")
+        ("txd", po::value(&c.txd)->value_name("N"), "TX descriptors per queue")
+        ("mbufs", po::value(&c.mbufs)->value_name("N"), "mbufs in the packet pool (0: sized automatically)")
+        ("burst", po::value(&c.burst)->value_name("N"), "packets per RX/TX burst (1-512)");
+
+    po::options_description lcores("Lcores");
+    lcores.add_options()
+        ("fwd-lcores", po::value(&raw.fwd_lcores)->value_name("LIST"),
+         "lcores that receive and forward (default: every EAL lcore but the main one)");
+
+    po::options_description traffic("Built-in traffic (virtual ports)");
+    traffic.add_options()
+        ("traffic-rate", po::value(&c.traffic.rate_pps)->value_name("PPS"),
+         "offered packets per second over all virtual ports (0: as fast as possible)")
+        ("traffic-clients", po::value(&c.traffic.clients)->value_name("N"), "distinct client source addresses")
+        ("traffic-flows", po::value(&c.traffic.flows_per_client)->value_name("N"), "UDP flows per client")
+        ("packet-size", po::value(&c.traffic.packet_size)->value_name("BYTES"), "frame size without FCS (60-9000)");
+
+    po::options_description all("shadownet [EAL arguments --] [options]");
+    all.add(run).add(ports).add(lcores).add(traffic);
+    return all;
+}
+
+void validate(app_config& c, const raw_options& raw)
+{
+    if (c.duration_s < 0)
+        throw config_error(fmt::format("--duration: {} is negative", c.duration_s));
+    if (c.stats_period_s < 0)
+        throw config_error(fmt::format("--stats-period: {} is negative", c.stats_period_s));
+    if (raw.virtual_ports >= 0) {
+        if (raw.virtual_ports > 16)
+            throw config_error(fmt::format("--virtual-ports: {} is more than 16", raw.virtual_ports));
+        c.virtual_ports = static_cast<std::uint16_t>(raw.virtual_ports);
+    } else if (raw.virtual_ports != -1) {
+        throw config_error(fmt::format("--virtual-ports: {} is negative", raw.virtual_ports));
+    }
+    if (!raw.ports.empty()) {
+        std::vector<std::uint16_t> ports;
+        for (const unsigned p : parse_uint_list(raw.ports, "--ports")) {
+            if (p >= 1024)
+                throw config_error(fmt::format("--ports: port {} is out of range", p));
+            ports.push_back(static_cast<std::uint16_t>(p));
+        }
+        c.ports = std::move(ports);
+    }
+    if (!raw.port_pairs.empty())
+        c.port_pairs = parse_port_pairs(raw.port_pairs);
+    if (!raw.fwd_lcores.empty())
+        c.fwd_lcores = parse_uint_list(raw.fwd_lcores, "--fwd-lcores");
+    if (c.burst == 0 || c.burst > 512)
+        throw config_error(fmt::format("--burst: {} is not in 1-512", c.burst));
+    if (c.rxq > 16)
+        throw config_error(fmt::format("--rxq: {} is more than 16", c.rxq));
+    if (c.shadow_txq > 16)
+        throw config_error(fmt::format("--shadow-txq: {} is more than 16", c.shadow_txq));
+    if (c.rxd < 32 || c.txd < 32)
+        throw config_error("--rxd/--txd: at least 32 descriptors per queue");
+    if (c.traffic.rate_pps < 0)
+        throw config_error(fmt::format("--traffic-rate: {} is negative", c.traffic.rate_pps));
+    if (c.traffic.clients == 0 || c.traffic.clients > 1'000'000)
+        throw config_error(fmt::format("--traffic-clients: {} is not in 1-1000000", c.traffic.clients));
+    if (c.traffic.flows_per_client == 0 || c.traffic.flows_per_client > 65535)
+        throw config_error(fmt::format("--traffic-flows: {} is not in 1-65535", c.traffic.flows_per_client));
+    if (c.traffic.packet_size < 60 || c.traffic.packet_size > 9000)
+        throw config_error(fmt::format("--packet-size: {} is not in 60-9000", c.traffic.packet_size));
+}
+
+// Boost's messages are good but not one line with our program name; keep them
+// short and name the option.
+std::string describe(const po::error& e)
+{
+    return e.what();
+}
+
+} // namespace
+
+parsed_options parse_app_options(std::span<const std::string> args)
+{
+    parsed_options out;
+    raw_options raw;
+    const auto desc = make_description(out.config, raw);
+    po::variables_map vm;
+    try {
+        std::vector<std::string> argv(args.begin(), args.end());
+        // Without allow_unguessed only exact or unambiguous prefixes match; we want exact names.
+        const auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+        po::store(po::command_line_parser(argv).options(desc).style(style).run(), vm);
+        if (vm.count("config")) {
+            const auto path = vm["config"].as<std::string>();
+            std::ifstream in(path);
+            if (!in)
+                throw config_error(fmt::format("--config: cannot open '{}'", path));
+            try {
+                po::store(po::parse_config_file(in, desc, false), vm);
+            } catch (const po::error& e) {
+                throw config_error(fmt::format("--config {}: {}", path, describe(e)));
+            }
+        }
+        po::notify(vm);
+    } catch (const po::unknown_option& e) {
+        std::string hint;
+        const std::string opt = e.get_option_name();
+        if (opt.size() == 2 && opt[0] == '-')
+            hint = " (EAL arguments such as -l go before '--')";
+        throw config_error(fmt::format("unknown option '{}'{}", opt, hint));
+    } catch (const po::error& e) {
+        throw config_error(describe(e));
+    }
+    out.help = vm.count("help") > 0;
+    out.version = vm.count("version") > 0;
+    validate(out.config, raw);
+    return out;
+}
+
+std::string app_options_help()
+{
+    app_config c;
+    raw_options raw;
+    std::ostringstream s;
+    s << make_description(c, raw);
+    return s.str();
+}
+
+split_args split_command_line(int argc, const char* const* argv)
+{
+    split_args out;
+    out.eal.emplace_back(argc > 0 && argv[0] ? argv[0] : "shadownet");
+    int dash = -1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--") {
+            dash = i;
+            break;
+        }
+    }
+    if (dash < 0) {
+        for (int i = 1; i < argc; ++i)
+            out.app.emplace_back(argv[i]);
+        return out;
+    }
+    out.eal_given = true;
+    for (int i = 1; i < dash; ++i)
+        out.eal.emplace_back(argv[i]);
+    for (int i = dash + 1; i < argc; ++i)
+        out.app.emplace_back(argv[i]);
+    return out;
+}
+
+std::vector<std::string> embedded_eal_args(const std::string& argv0, std::span<const unsigned> allowed_cpus,
+                                           const std::string& file_prefix, unsigned max_lcores)
+{
+    if (allowed_cpus.empty())
+        throw config_error("no CPU is available to run on");
+    std::vector<unsigned> cpus(allowed_cpus.begin(), allowed_cpus.end());
+    std::sort(cpus.begin(), cpus.end());
+    cpus.resize(std::min<std::size_t>(cpus.size(), std::max(1U, max_lcores)));
+    // Lcore i runs on the i-th allowed CPU, so lcore ids stay 0..n-1 wherever we are pinned.
+    std::string lcores;
+    for (std::size_t i = 0; i < cpus.size(); ++i)
+        lcores += fmt::format("{}{}@{}", i ? "," : "", i, cpus[i]);
+    return {argv0,        "--no-huge",   "-m", "256", "--no-pci", "--file-prefix", file_prefix,
+            "--lcores",   lcores,        "--log-level", "*:notice"};
+}
+
+std::vector<unsigned> parse_uint_list(const std::string& text, const std::string& what)
+{
+    std::vector<unsigned> out;
+    for (const auto& item : split(text, ',')) {
+        if (item.empty())
+            throw config_error(fmt::format("{}: empty item in '{}'", what, text));
+        const auto dash = item.find('-');
+        if (dash == std::string::npos) {
+            out.push_back(parse_unsigned(item, what));
+            continue;
+        }
+        const unsigned lo = parse_unsigned(trim(item.substr(0, dash)), what);
+        const unsigned hi = parse_unsigned(trim(item.substr(dash + 1)), what);
+        if (hi < lo || hi - lo > 4096)
+            throw config_error(fmt::format("{}: bad range '{}'", what, item));
+        for (unsigned v = lo; v <= hi; ++v)
+            out.push_back(v);
+    }
+    std::vector<unsigned> sorted = out;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+        throw config_error(fmt::format("{}: '{}' names an item twice", what, text));
+    return out;
+}
+
+std::vector<port_pair> parse_port_pairs(const std::string& text)
+{
+    std::vector<port_pair> out;
+    for (const auto& item : split(text, ',')) {
+        const auto colon = item.find(':');
+        if (colon == std::string::npos)
+            throw config_error(fmt::format("--port-pairs: '{}' is not A:B", item));
+        const unsigned a = parse_unsigned(trim(item.substr(0, colon)), "--port-pairs");
+        const unsigned b = parse_unsigned(trim(item.substr(colon + 1)), "--port-pairs");
+        if (a >= 1024 || b >= 1024)
+            throw config_error(fmt::format("--port-pairs: '{}' is out of range", item));
+        for (const auto& p : out)
+            if (p.a == a || p.b == a || p.a == b || p.b == b)
+                throw config_error(fmt::format("--port-pairs: port in '{}' is already paired", item));
+        out.push_back({static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b)});
+    }
+    return out;
+}
+
+} // namespace shadownet
