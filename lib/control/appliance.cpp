@@ -96,7 +96,12 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg)
             tports.push_back({c->side_b(), peer.txq, peer.rxq});
             peer_setups.push_back(peer);
         }
-        traffic_pool_.emplace(dpdk::mempool::pktmbuf("shadownet_gen", round_pool_size(ring_slots + 4096),
+        // Enough to keep every ring of the cables busy, capped: when the pool
+        // runs dry the generator waits for mbufs to come back (it owes the
+        // packets, it does not lose them), which beats a pool EAL memory
+        // cannot hold.
+        const std::uint64_t gen_mbufs = std::min<std::uint64_t>(ring_slots + 4096, 16383);
+        traffic_pool_.emplace(dpdk::mempool::pktmbuf("shadownet_gen", round_pool_size(gen_mbufs),
                                                      pool_cache, static_cast<int>(rte_socket_id())));
         for (std::size_t i = 0; i < cables_.size(); ++i)
             traffic_ports_.emplace_back(cables_[i]->side_b(), peer_setups[i], traffic_pool_->get());
