@@ -48,8 +48,18 @@ void write_file(const std::string& path, const std::string& text)
         throw config_error(fmt::format("--summary-json: cannot write '{}'", path));
 }
 
+// Fails before any traffic flows rather than after a long run.
+void check_writable(const std::string& path)
+{
+    std::ofstream out(path, std::ios::app);
+    if (!out)
+        throw config_error(fmt::format("--summary-json: cannot write '{}'", path));
+}
+
 int run(const split_args& args, app_config cfg)
 {
+    if (!cfg.summary_json.empty())
+        check_writable(cfg.summary_json);
     std::vector<std::string> eal_args = args.eal;
     bool owns_runtime_dir = false;
     if (!args.eal_given) {

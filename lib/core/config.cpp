@@ -239,7 +239,11 @@ std::vector<std::string> embedded_eal_args(const std::string& argv0, std::span<c
     for (std::size_t i = 0; i < cpus.size(); ++i)
         lcores += fmt::format("{}{}@{}", i ? "," : "", i, cpus[i]);
     return {argv0,        "--no-huge",   "-m", "256", "--no-pci", "--file-prefix", file_prefix,
-            "--lcores",   lcores,        "--log-level", "*:notice"};
+            "--lcores",   lcores,
+            // 22.11 warns at every start that the legacy telemetry socket is
+            // unused. EAL applies the pattern levels last to first, so the
+            // specific one goes before the catch-all.
+            "--log-level", "lib.telemetry:error", "--log-level", "*:notice"};
 }
 
 std::vector<unsigned> parse_uint_list(const std::string& text, const std::string& what)

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""Smoke tests: the real `shadownet` binary, run for a few seconds, its summary
+JSON and exit codes checked. Usage: smoke.py SHADOWNET_BINARY SCENARIO"""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = sys.argv[1]
+RUNTIME = "/var/run/dpdk"
+
+
+def fail(msg):
+    print(f"FAIL: {msg}")
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def run(args, timeout=60):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check_accounting(doc):
+    """Every packet received is transmitted or dropped with a reason."""
+    for key in ("ports", "totals", "elapsed_s", "lcores"):
+        check(key in doc, f"summary has no '{key}'")
+    total_rx = total_tx = 0
+    for p in doc["ports"]:
+        for key in ("id", "rx", "tx", "drops", "dropped", "forwarded"):
+            check(key in p, f"port entry has no '{key}': {p}")
+        check(p["rx"] == p["forwarded"] + p["drops"], f"port {p['id']}: rx != forwarded + drops: {p}")
+        check(p["drops"] == sum(p["dropped"].values()), f"port {p['id']}: drops != sum of reasons")
+        total_rx += p["rx"]
+        total_tx += p["tx"]
+    t = doc["totals"]
+    check(t["rx"] == total_rx and t["tx"] == total_tx, "totals do not sum the ports")
+    check(t["drops"] == sum(t["dropped"].values()), "total drops != sum of reasons")
+    check(t["rx"] == t["tx"] + t["drops"], f"rx {t['rx']} != tx {t['tx']} + dropped {t['drops']}")
+
+
+def scenario_embedded():
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        p = subprocess.Popen([BIN, "--duration", "3", "--summary-json", out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = p.communicate(timeout=60)
+        check(p.returncode == 0, f"exit {p.returncode}: {stderr}")
+        progress = [line for line in stdout.splitlines() if line.startswith("[")]
+        check(len(progress) >= 2, f"expected a progress line per second, got: {stdout}")
+        check("Mpps" in progress[0], f"progress line without rates: {progress[0]}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(len(doc["ports"]) == 2, f"embedded default has 2 ports, got {len(doc['ports'])}")
+        check(doc["totals"]["tx"] > 0, "nothing was forwarded")
+        check(2.5 <= doc["elapsed_s"] <= 10, f"elapsed_s {doc['elapsed_s']}")
+        tr = doc["traffic"]
+        check(tr["sent"] == doc["totals"]["rx"], f"generator sent {tr['sent']} != appliance rx")
+        check(tr["received"] == doc["totals"]["tx"], f"generator received {tr['received']} != appliance tx")
+        check(tr["reordered"] == 0, "packets were reordered")
+        # The embedded default made its own file prefix and must remove it.
+        left = glob.glob(f"{RUNTIME}/shadownet-{p.pid}-*")
+        check(not left, f"runtime directory left behind: {left}")
+    print(f"ok: forwarded {doc['totals']['tx']} packets, accounting balances")
+
+
+def scenario_signal():
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        p = subprocess.Popen([BIN, "--summary-json", out, "--stats-period", "0.5"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        check(p.poll() is None, "exited before the signal")
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=30)
+        check(p.returncode == 0, f"SIGINT: exit {p.returncode}: {stderr}")
+        check("total rx" in stdout, f"no final counters: {stdout}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(doc["totals"]["rx"] > 0, "nothing received")
+    print("ok: SIGINT stops cleanly with final counters")
+
+
+def scenario_eal_args():
+    prefix = f"shadownet-smoke-{os.getpid()}"
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "out.json")
+            code, stdout, stderr = run([
+                "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix, "-l", "0-1",
+                "--vdev", "net_null0", "--vdev", "net_null1", "--log-level", "*:warning",
+                "--", "--duration", "2", "--summary-json", out, "-q"])
+            check(code == 0, f"exit {code}: {stderr}")
+            doc = json.load(open(out))
+            check_accounting(doc)
+            names = sorted(p["name"] for p in doc["ports"])
+            check(names == ["net_null0", "net_null1"], f"ports {names}")
+            check("traffic" not in doc, "no built-in traffic when the user gave the ports")
+            check(doc["totals"]["tx"] > 0, "net_null ports forwarded nothing")
+    finally:
+        shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
+    print("ok: user EAL arguments and net_null ports")
+
+
+def scenario_config_file():
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        conf = os.path.join(d, "shadownet.conf")
+        with open(conf, "w") as f:
+            f.write(f"# four virtual ports, two pairs\nvirtual-ports = 4\nduration = 1\nsummary-json = {out}\n"
+                    "shadow-txq = 2\ntraffic-rate = 400000\nquiet = true\n")
+        code, stdout, stderr = run(["--config", conf])
+        check(code == 0, f"exit {code}: {stderr}")
+        check("[" not in stdout.split("shadownet: ran")[0], "quiet run printed progress")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(len(doc["ports"]) == 4, f"config file asked for 4 ports, got {len(doc['ports'])}")
+    print("ok: options from a config file")
+
+
+BAD = [
+    # (arguments, expected exit code, text the one-line error must contain)
+    (["--frobnicate"], 2, "unknown option '--frobnicate'"),
+    (["-l", "0-1"], 2, "before '--'"),
+    (["--duration", "-3"], 2, "--duration"),
+    (["--duration", "soon"], 2, "duration"),
+    (["--burst", "0"], 2, "--burst"),
+    (["--packet-size", "10"], 2, "--packet-size"),
+    (["--virtual-ports", "3", "--duration", "1"], 2, "cannot be paired"),
+    (["--port-pairs", "0:5", "--duration", "1"], 2, "port 5 is not an appliance port"),
+    (["--ports", "9", "--duration", "1"], 2, "port 9 does not exist"),
+    (["--fwd-lcores", "7", "--duration", "1"], 2, "lcore 7 is not enabled"),
+    (["--config", "/nonexistent/shadownet.conf"], 2, "cannot open"),
+    (["--summary-json", "/nonexistent/dir/out.json", "--duration", "0.5"], 2, "cannot write"),
+    (["--no-huge", "-m", "64", "--no-pci", "--file-prefix", "shadownet-smoke-noport", "--", "--duration", "1"],
+     2, "no ports"),
+    (["--no-such-eal-flag", "--"], 1, "cannot initialise DPDK EAL"),
+]
+
+
+def scenario_bad_command_lines():
+    with tempfile.TemporaryDirectory() as d:
+        bad_conf = os.path.join(d, "bad.conf")
+        with open(bad_conf, "w") as f:
+            f.write("burst = lots\n")
+        unknown_conf = os.path.join(d, "unknown.conf")
+        with open(unknown_conf, "w") as f:
+            f.write("colour = blue\n")
+        cases = BAD + [(["--config", bad_conf], 2, "burst"), (["--config", unknown_conf], 2, "colour")]
+        for args, want_code, want_text in cases:
+            code, stdout, stderr = run(args)
+            check(code >= 0, f"{args}: killed by signal {-code}")
+            check(code == want_code, f"{args}: exit {code}, wanted {want_code}; stderr: {stderr}")
+            errors = [line for line in stderr.splitlines() if line.startswith("shadownet: error:")]
+            check(len(errors) == 1, f"{args}: wanted one error line, got: {stderr!r}")
+            check(want_text in errors[0], f"{args}: error {errors[0]!r} lacks {want_text!r}")
+    shutil.rmtree(f"{RUNTIME}/shadownet-smoke-noport", ignore_errors=True)
+    code, stdout, _ = run(["--help"])
+    check(code == 0 and "--summary-json" in stdout, "--help")
+    code, stdout, _ = run(["--version"])
+    check(code == 0 and stdout.startswith("shadownet "), "--version")
+    print(f"ok: {len(cases)} bad command lines each get their error")
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+if __name__ == "__main__":
+    SCENARIOS[sys.argv[2]]()
