@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring_elem.h>
 
 #include "shadownet/core/error.hpp"
 
@@ -17,6 +20,8 @@ namespace {
 
 constexpr unsigned vcable_ring_size = 4096; // ~4 ms at 1 Mpps: rides out a descheduled lcore
 constexpr unsigned pool_cache = 256;
+constexpr unsigned connect_ring_size = 4096;
+constexpr unsigned handoff_ring_size = 1024;
 
 unsigned round_pool_size(std::uint64_t n)
 {
@@ -27,9 +32,32 @@ unsigned round_pool_size(std::uint64_t n)
     return static_cast<unsigned>(std::min<std::uint64_t>(p - 1, (1U << 20) - 1));
 }
 
+dataplane::client_key_config key_config(const client_config& c)
+{
+    dataplane::client_key_config k;
+    switch (c.key) {
+    case client_key_kind::src_ip: k.mode = dataplane::client_key_mode::src_ip; break;
+    case client_key_kind::vlan: k.mode = dataplane::client_key_mode::vlan; break;
+    case client_key_kind::src_mac: k.mode = dataplane::client_key_mode::src_mac; break;
+    }
+    k.prefix_v4 = c.prefix_v4;
+    k.prefix_v6 = c.prefix_v6;
+    return k;
+}
+
+const char* role_name(dataplane::lcore_role r)
+{
+    switch (r) {
+    case dataplane::lcore_role::rtc: return "rtc";
+    case dataplane::lcore_role::rx: return "rx";
+    case dataplane::lcore_role::worker: return "worker";
+    }
+    return "?";
+}
+
 } // namespace
 
-appliance::appliance(const app_config& cfg) : cfg_(cfg)
+appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.history)
 {
     const unsigned main_lcore = rte_get_main_lcore();
     std::vector<unsigned> workers;
@@ -37,7 +65,8 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg)
     RTE_LCORE_FOREACH_WORKER(l) { workers.push_back(l); }
 
     // Virtual ports are created with exactly the queues the plan will give
-    // every port, so count the appliance ports they will join first.
+    // every port, so count the appliance ports they will join first. The A
+    // sides are created first so that the appliance's ports get the low ids.
     const std::uint16_t n_virtual = cfg.virtual_ports.value_or(0);
     std::vector<std::uint16_t> candidates = dpdk::ethdev_ports();
     if (n_virtual > 0) {
@@ -45,7 +74,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg)
         const auto q = planned_queue_counts(cfg, n_ports, main_lcore, workers);
         for (std::uint16_t i = 0; i < n_virtual; ++i) {
             cables_.push_back(std::make_unique<dpdk::vcable>(fmt::format("vport{}", i), q.rxq,
-                                                             static_cast<std::uint16_t>(q.txq + cfg.shadow_txq),
+                                                             static_cast<std::uint16_t>(q.txq + q.shadow_txq),
                                                              vcable_ring_size, static_cast<int>(rte_socket_id())));
             candidates.push_back(cables_.back()->side_a());
         }
@@ -66,34 +95,51 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg)
     std::uint64_t mbufs = cfg.mbufs;
     if (mbufs == 0)
         mbufs = n_ports * (std::uint64_t{plan_.rxq} * cfg.rxd +
-                           (std::uint64_t{plan_.txq} + plan_.shadow_txq) * cfg.txd) +
-                n_lcores * (pool_cache + 2 * cfg.burst) + 1024;
+                           (std::uint64_t{plan_.txq} + plan_.shadow_txq()) * cfg.txd) +
+                n_lcores * (pool_cache + 2 * cfg.burst) +
+                plan_.rx_lcores.size() * plan_.tx_lcores.size() * handoff_ring_size * (plan_.mode == forwarding_mode::pipeline) +
+                1024;
     pool_.emplace(dpdk::mempool::pktmbuf("shadownet_pkts", round_pool_size(mbufs), pool_cache,
                                          static_cast<int>(rte_socket_id())));
 
     dpdk::port_setup setup;
     setup.rxq = plan_.rxq;
     setup.txq = plan_.txq;
-    setup.shadow_txq = plan_.shadow_txq;
+    setup.shadow_txq = plan_.shadow_txq();
     setup.rxd = cfg.rxd;
     setup.txd = cfg.txd;
-    for (const auto p : plan_.ports)
-        ports_.emplace_back(p, setup, pool_->get());
+    for (const auto p : plan_.ports) {
+        // Reserve the shadow queues where the device has room; elsewhere the
+        // shadow path shares the primary queue (say so: it is not isolated).
+        dpdk::port_setup mine = setup;
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(p, &info) == 0 && info.max_tx_queues < setup.txq + setup.shadow_txq &&
+            info.max_tx_queues >= setup.txq) {
+            mine.shadow_txq = 0;
+            if (setup.shadow_txq > 0)
+                fmt::print(stderr,
+                           "shadownet: warning: port {} ({}) has {} TX queues: no room for {} shadow queues, its "
+                           "shadow path shares the primary queues\n",
+                           p, dpdk::ethdev_name(p), info.max_tx_queues, setup.shadow_txq);
+        }
+        ports_.emplace_back(p, mine, pool_->get());
+    }
 
     if (!cables_.empty()) {
         std::uint64_t ring_slots = 0;
         std::vector<gen::traffic_port> tports;
         std::vector<dpdk::port_setup> peer_setups;
         for (const auto& c : cables_) {
-            const auto& a = *std::find_if(ports_.begin(), ports_.end(),
-                                          [&](const dpdk::port& p) { return p.id() == c->side_a(); });
             dpdk::port_setup peer;
-            peer.rxq = static_cast<std::uint16_t>(a.setup().txq + a.setup().shadow_txq);
-            peer.txq = a.setup().rxq;
+            peer.rxq = static_cast<std::uint16_t>(setup.txq + setup.shadow_txq);
+            peer.txq = setup.rxq;
             peer.rxd = cfg.rxd;
             peer.txd = cfg.txd;
             ring_slots += std::uint64_t{vcable_ring_size} * (peer.rxq + peer.txq);
-            tports.push_back({c->side_b(), peer.txq, peer.rxq});
+            // Shadow-only ports are not polled: the generator does not send into them.
+            const bool polled = std::find(plan_.rx_ports.begin(), plan_.rx_ports.end(), c->side_a()) !=
+                                plan_.rx_ports.end();
+            tports.push_back({c->side_b(), polled ? peer.txq : std::uint16_t{0}, peer.rxq});
             peer_setups.push_back(peer);
         }
         // Enough to keep every ring of the cables busy, capped: when the pool
@@ -101,36 +147,128 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg)
         // packets, it does not lose them), which beats a pool EAL memory
         // cannot hold.
         const std::uint64_t gen_mbufs = std::min<std::uint64_t>(ring_slots + 4096, 16383);
-        traffic_pool_.emplace(dpdk::mempool::pktmbuf("shadownet_gen", round_pool_size(gen_mbufs),
-                                                     pool_cache, static_cast<int>(rte_socket_id())));
+        traffic_pool_.emplace(dpdk::mempool::pktmbuf("shadownet_gen", round_pool_size(gen_mbufs), pool_cache,
+                                                     static_cast<int>(rte_socket_id())));
         for (std::size_t i = 0; i < cables_.size(); ++i)
             traffic_ports_.emplace_back(cables_[i]->side_b(), peer_setups[i], traffic_pool_->get());
         traffic_.emplace(cfg.traffic, std::move(tports), traffic_pool_->get(), cfg.burst);
     }
 
+    table_ = std::make_unique<dataplane::client_table>("shadownet_clients", cfg.clients.max_clients,
+                                                       static_cast<int>(rte_socket_id()));
     counters_ = std::make_unique<dataplane::lcore_counters[]>(RTE_MAX_LCORE);
-    fwd_confs_.resize(plan_.fwd_lcores.size());
-    for (std::size_t i = 0; i < plan_.fwd_lcores.size(); ++i) {
-        auto& c = fwd_confs_[i];
-        c.lcore_id = plan_.fwd_lcores[i];
-        for (const auto& q : plan_.rx_by_lcore[i])
-            c.rx.push_back({q.port, q.queue});
-        c.peer.fill(dataplane::no_port);
-        for (const auto p : plan_.ports)
-            c.peer[p] = plan_.peer_of(p);
-        c.txq = plan_.tx_queue_by_lcore[i];
-        c.burst = cfg.burst;
-        c.counters = &counters_[c.lcore_id];
-        c.quit = &quit_;
+    setup_probes();
+    setup_lcores();
+}
+
+void appliance::setup_probes()
+{
+    // How each TX queue tells that it drained (route.hpp, step 3).
+    probes_ = std::make_unique<dataplane::egress_probe_table>();
+    for (const auto& p : ports_) {
+        rte_eth_dev_info info{};
+        rte_eth_dev_info_get(p.id(), &info);
+        const std::string driver = info.driver_name ? info.driver_name : "";
+        const dpdk::vcable* cable = nullptr;
+        for (const auto& c : cables_)
+            if (c->side_a() == p.id())
+                cable = c.get();
+        const unsigned n_txq = static_cast<unsigned>(p.setup().txq) + p.setup().shadow_txq;
+        for (unsigned q = 0; q < n_txq && q < dataplane::max_queues; ++q) {
+            dataplane::egress_probe& probe = (*probes_)[p.id()][q];
+            if (cable != nullptr) {
+                probe.how = dataplane::egress_probe::kind::ring;
+                probe.ring = cable->a_tx_ring(static_cast<std::uint16_t>(q));
+            } else if (driver == "net_null" || driver == "net_pcap") {
+                probe.how = dataplane::egress_probe::kind::immediate;
+            } else if (driver == "net_ring" || driver == "net_memif") {
+                probe.how = dataplane::egress_probe::kind::grace;
+            } else {
+                probe.how = dataplane::egress_probe::kind::descriptor;
+                probe.ring_size = p.setup().txd;
+            }
+        }
     }
+}
+
+void appliance::setup_lcores()
+{
+    using dataplane::lcore_role;
+    const bool pipeline = plan_.mode == forwarding_mode::pipeline;
+    int handoff_field = -1;
+    if (pipeline) {
+        handoff_field = dataplane::register_handoff_field();
+        if (handoff_field < 0)
+            throw dpdk_error("cannot register the mbuf hand-off field", handoff_field);
+        for (std::size_t i = 0; i < plan_.rx_lcores.size(); ++i)
+            for (std::size_t j = 0; j < plan_.tx_lcores.size(); ++j)
+                handoff_.push_back(std::make_unique<dpdk::ring>(fmt::format("sn_handoff_{}_{}", i, j),
+                                                                handoff_ring_size, static_cast<int>(rte_socket_id()),
+                                                                RING_F_SP_ENQ | RING_F_SC_DEQ));
+    }
+    const std::size_t n_clients = std::size_t{table_->capacity()} + 1;
+    const double grace_cycles = cfg_.switch_grace_us * 1e-6 * static_cast<double>(rte_get_tsc_hz());
+    lcores_.resize(plan_.fwd_lcores.size());
+    for (std::size_t i = 0; i < plan_.fwd_lcores.size(); ++i) {
+        const unsigned id = plan_.fwd_lcores[i];
+        lcore_slot& s = lcores_[i];
+        auto& c = s.conf;
+        c.lcore_id = id;
+        const auto rx_it = std::find(plan_.rx_lcores.begin(), plan_.rx_lcores.end(), id);
+        const auto tx_it = std::find(plan_.tx_lcores.begin(), plan_.tx_lcores.end(), id);
+        c.role = !pipeline ? lcore_role::rtc : (rx_it != plan_.rx_lcores.end() ? lcore_role::rx : lcore_role::worker);
+        if (rx_it != plan_.rx_lcores.end()) {
+            const auto rx_index = static_cast<std::size_t>(rx_it - plan_.rx_lcores.begin());
+            for (const auto& q : plan_.rx_by_lcore[rx_index])
+                c.rx.push_back({q.port, q.queue});
+            if (pipeline)
+                for (std::size_t j = 0; j < plan_.tx_lcores.size(); ++j)
+                    c.handoff_out.push_back(handoff_[rx_index * plan_.tx_lcores.size() + j]->get());
+        }
+        if (tx_it != plan_.tx_lcores.end()) {
+            const auto tx_index = static_cast<std::size_t>(tx_it - plan_.tx_lcores.begin());
+            c.primary_txq = plan_.primary_txq_of(tx_index);
+            c.shadow_txq_base = plan_.shadow_txq_base_of(tx_index);
+            c.shadow_txq_count = plan_.shadow_per_lcore;
+            if (pipeline)
+                for (std::size_t r = 0; r < plan_.rx_lcores.size(); ++r)
+                    c.handoff_in.push_back(handoff_[r * plan_.tx_lcores.size() + tx_index]->get());
+        }
+        c.peer.fill(dataplane::no_port);
+        c.shadow_peer.fill(dataplane::no_port);
+        for (const auto& p : ports_)
+            c.has_shadow_txq[p.id()] = p.setup().shadow_txq > 0;
+        for (const auto p : plan_.rx_ports) {
+            c.peer[p] = plan_.peer_of(p);
+            c.shadow_peer[p] = plan_.shadow_peer_of(p);
+        }
+        c.burst = std::min<std::uint16_t>(cfg_.burst, dataplane::max_burst);
+        c.key = key_config(cfg_.clients);
+        c.overflow_to_default = cfg_.clients.overflow_to_default;
+        c.clients = table_.get();
+        s.connect = std::make_unique<dpdk::ring>(fmt::format("sn_connect_{}", id), connect_ring_size,
+                                                 static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ,
+                                                 static_cast<unsigned>(sizeof(dataplane::client_key)));
+        c.connect_ring = s.connect->get();
+        c.probes = probes_.get();
+        c.grace_cycles = static_cast<std::uint64_t>(grace_cycles);
+        c.handoff_field = handoff_field;
+        c.counters = &counters_[id];
+        s.stats = std::make_unique<dataplane::client_lcore_stats[]>(n_clients);
+        s.egress = std::make_unique<dataplane::client_egress[]>(n_clients);
+        c.clients_stats = s.stats.get();
+        c.clients_egress = s.egress.get();
+        c.quit = c.role == lcore_role::worker ? &quit_workers_ : &quit_rx_;
+        s.state = std::make_unique<dataplane::lcore_state>();
+        s.launch = {&s.conf, s.state.get()};
+    }
+    last_busy_.assign(lcores_.size(), 0);
 }
 
 appliance::~appliance()
 {
     stop();
-    // Members go in reverse order: traffic, generator ports, appliance ports,
-    // pools, cables. The cables must outlive the ports they back: close the
-    // ports explicitly first.
+    // The cables must outlive the ports they back: close the ports explicitly first.
     traffic_.reset();
     traffic_ports_.clear();
     ports_.clear();
@@ -143,13 +281,21 @@ void appliance::start()
         p.start();
     for (auto& p : traffic_ports_)
         p.start();
-    for (auto& c : fwd_confs_) {
-        if (plan_.main_forwards)
-            continue;
-        if (const int rc = rte_eal_remote_launch(dataplane::fwd_lcore_main, &c, c.lcore_id); rc != 0)
-            throw dpdk_error(fmt::format("cannot launch lcore {}: busy", c.lcore_id), rc);
+    if (plan_.main_forwards) {
+        rte_rcu_qsbr_thread_register(table_->rcu(), lcores_.front().conf.lcore_id);
+    } else {
+        for (auto& s : lcores_)
+            if (const int rc = rte_eal_remote_launch(dataplane::lcore_main, &s.launch, s.conf.lcore_id); rc != 0)
+                throw dpdk_error(fmt::format("cannot launch lcore {}: busy", s.conf.lcore_id), rc);
     }
     launched_ = true;
+    started_at_ = std::chrono::steady_clock::now();
+    next_tick_ = started_at_;
+}
+
+double appliance::uptime_s() const noexcept
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
 }
 
 bool appliance::poll()
@@ -159,9 +305,141 @@ bool appliance::poll()
         traffic_->poll();
         worked = true;
     }
-    if (plan_.main_forwards && launched_ && !stopped_)
-        worked = dataplane::fwd_poll(fwd_confs_.front()) > 0 || worked;
+    if (!launched_ || stopped_)
+        return worked;
+    if (plan_.main_forwards)
+        worked = dataplane::lcore_poll(lcores_.front().conf, *lcores_.front().state) > 0 || worked;
+    register_new_clients();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick_) {
+        tick();
+        next_tick_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(cfg_.clients.tick_s));
+        if (next_tick_ < now)
+            next_tick_ = now; // we fell behind: do not burst ticks to catch up
+    }
     return worked;
+}
+
+void appliance::register_new_clients()
+{
+    std::array<dataplane::client_key, 64> keys;
+    const double now = uptime_s();
+    for (auto& s : lcores_) {
+        unsigned n = 0;
+        while ((n = rte_ring_dequeue_burst_elem(s.connect->get(), keys.data(), sizeof(dataplane::client_key),
+                                                keys.size(), nullptr)) > 0) {
+            for (unsigned i = 0; i < n; ++i) {
+                // Several lcores may report the same source; add() refuses known keys.
+                const auto id = table_->add(keys[i]);
+                if (id)
+                    registry_.add(*id, keys[i], now, client_counters(*id));
+            }
+        }
+    }
+}
+
+client_totals appliance::client_counters(std::uint32_t id) const
+{
+    client_totals t;
+    for (const auto& s : lcores_) {
+        const auto& c = s.stats[id];
+        t.rx_packets += c.rx_packets.read();
+        t.rx_bytes += c.rx_bytes.read();
+        t.drops += c.drops.read();
+        for (int p = 0; p < 2; ++p) {
+            t.tx_packets[p] += c.tx_packets[p].read();
+            t.tx_bytes[p] += c.tx_bytes[p].read();
+        }
+    }
+    return t;
+}
+
+void appliance::tick()
+{
+    ++ticks_;
+    const double now = uptime_s();
+    const double dt = cfg_.clients.tick_s;
+    const double hz = static_cast<double>(rte_get_tsc_hz());
+
+    // Busy cycles per lcore over the tick, and the packets each lcore handled
+    // per client (to share those cycles out).
+    std::vector<double> busy(lcores_.size());
+    std::vector<double> lcore_units(lcores_.size(), 0);
+    for (std::size_t i = 0; i < lcores_.size(); ++i) {
+        const std::uint64_t b = counters_[lcores_[i].conf.lcore_id].busy_cycles.read();
+        busy[i] = static_cast<double>(b - last_busy_[i]);
+        last_busy_[i] = b;
+    }
+    // The mbufs the appliance itself holds right now.
+    double held = 0;
+    for (const auto& r : handoff_)
+        held += r->count();
+    for (const auto& s : lcores_)
+        held += static_cast<double>(counters_[s.conf.lcore_id].held.read());
+
+    // Each lcore's busy cycles are shared among the clients by the packets it
+    // handled for them in the tick (received + sent).
+    struct work {
+        client_record* rec;
+        client_totals delta;
+    };
+    std::vector<work> active;
+    std::vector<double> units(lcores_.size() * registry_.size(), 0); // [client][lcore]
+    double rx_total = 0;
+    std::vector<std::uint32_t> idle;
+    registry_.for_each([&](client_record& rec) {
+        const client_totals now_totals = client_counters(rec.id) - rec.baseline;
+        const client_totals d = now_totals - rec.last;
+        rec.last = now_totals;
+        if (d.rx_packets > 0)
+            rec.last_active_s = now;
+        else if (cfg_.clients.idle_timeout_s > 0 && now - rec.last_active_s >= cfg_.clients.idle_timeout_s)
+            idle.push_back(rec.id);
+        rec.lcore_work.resize(lcores_.size(), 0);
+        const std::size_t row = active.size() * lcores_.size();
+        for (std::size_t i = 0; i < lcores_.size(); ++i) {
+            const auto& c = lcores_[i].stats[rec.id];
+            const std::uint64_t w = c.rx_packets.read() + c.tx_packets[0].read() + c.tx_packets[1].read();
+            units[row + i] = static_cast<double>(w - std::min(w, rec.lcore_work[i]));
+            rec.lcore_work[i] = w;
+            lcore_units[i] += units[row + i];
+        }
+        rx_total += static_cast<double>(d.rx_packets);
+        active.push_back({&rec, d});
+    });
+    for (std::size_t k = 0; k < active.size(); ++k) {
+        const work& w = active[k];
+        client_sample smp;
+        smp.t = static_cast<float>(now);
+        smp.bits_per_s = static_cast<float>(static_cast<double>(w.delta.rx_bytes) * 8.0 / dt);
+        smp.packets_per_s = static_cast<float>(static_cast<double>(w.delta.rx_packets) / dt);
+        double cycles = 0;
+        for (std::size_t i = 0; i < lcores_.size(); ++i)
+            if (lcore_units[i] > 0)
+                cycles += busy[i] * units[k * lcores_.size() + i] / lcore_units[i];
+        smp.cpu = static_cast<float>(cycles / (hz * dt));
+        smp.mbufs = static_cast<float>(rx_total > 0 ? held * static_cast<double>(w.delta.rx_packets) / rx_total : 0);
+        w.rec->history.push(smp);
+    }
+    for (const auto id : idle) {
+        table_->remove(id);
+        registry_.remove(id);
+    }
+}
+
+dataplane::route appliance::set_client_route(std::uint32_t client, dataplane::path via)
+{
+    client_record* rec = registry_.find(client);
+    if (rec == nullptr)
+        throw std::out_of_range(fmt::format("client {} does not exist", client));
+    if (via == dataplane::path::shadow && plan_.shadow_per_lcore == 0)
+        throw config_error("no shadow TX queues are reserved (--shadow-txq 0)");
+    const auto r = table_->set_route(client, via);
+    if (rec->via != via)
+        ++rec->route_changes;
+    rec->via = via;
+    return r;
 }
 
 void appliance::stop()
@@ -170,7 +448,6 @@ void appliance::stop()
         stopped_ = true;
         return;
     }
-    stopped_ = true;
     const auto pending = [this](bool to_appliance) {
         unsigned n = 0;
         for (const auto& c : cables_)
@@ -184,18 +461,29 @@ void appliance::stop()
         while (pending(true) > 0 && std::chrono::steady_clock::now() < deadline) {
             traffic_->receive();
             if (plan_.main_forwards)
-                dataplane::fwd_poll(fwd_confs_.front());
+                dataplane::lcore_poll(lcores_.front().conf, *lcores_.front().state);
         }
     }
-    quit_.store(true, std::memory_order_release);
-    if (!plan_.main_forwards)
+    stopped_ = true;
+    if (plan_.main_forwards) {
+        dataplane::lcore_finish(lcores_.front().conf, *lcores_.front().state);
+        rte_rcu_qsbr_thread_unregister(table_->rcu(), lcores_.front().conf.lcore_id);
+    } else {
+        // RX lcores first, so that nothing is handed to a worker that has left.
+        quit_rx_.store(true, std::memory_order_release);
+        for (const auto& s : lcores_)
+            if (s.conf.role != dataplane::lcore_role::worker)
+                rte_eal_wait_lcore(s.conf.lcore_id);
+        quit_workers_.store(true, std::memory_order_release);
         rte_eal_mp_wait_lcore();
+    }
     if (traffic_) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         do {
             traffic_->receive();
         } while (pending(false) > 0 && std::chrono::steady_clock::now() < deadline);
     }
+    register_new_clients();
 }
 
 stats_snapshot appliance::snapshot() const
@@ -206,8 +494,8 @@ stats_snapshot appliance::snapshot() const
         port_snapshot ps;
         ps.id = p.id();
         ps.name = p.name();
-        for (const auto& conf : fwd_confs_) {
-            const auto& pc = counters_[conf.lcore_id].port[p.id()];
+        for (const auto& slot : lcores_) {
+            const auto& pc = counters_[slot.conf.lcore_id].port[p.id()];
             ps.rx += pc.rx_packets.read();
             ps.tx += pc.tx_packets.read();
             ps.forwarded += pc.forwarded.read();
@@ -219,23 +507,51 @@ stats_snapshot appliance::snapshot() const
         ps.hw = p.hw_stats();
         s.ports.push_back(std::move(ps));
     }
-    for (const auto& conf : fwd_confs_) {
-        const auto& c = counters_[conf.lcore_id];
+    for (const auto& slot : lcores_) {
+        const auto& c = counters_[slot.conf.lcore_id];
         lcore_snapshot ls;
-        ls.id = conf.lcore_id;
-        ls.role = plan_.main_forwards ? "main+forward" : "forward";
+        ls.id = slot.conf.lcore_id;
+        ls.role = role_name(slot.conf.role);
+        if (plan_.main_forwards)
+            ls.role += "+main";
         ls.loops = c.loops.read();
         ls.busy_cycles = c.busy_cycles.read();
         ls.idle_cycles = c.idle_cycles.read();
-        std::array<bool, dataplane::max_ports> seen{};
-        for (const auto& q : conf.rx) {
-            if (!std::exchange(seen[q.port], true))
-                ls.packets += c.port[q.port].rx_packets.read();
+        if (slot.conf.role == dataplane::lcore_role::worker) {
+            ls.packets = c.handoff_rx.read();
+        } else {
+            std::array<bool, dataplane::max_ports> seen{};
+            for (const auto& q : slot.conf.rx)
+                if (!std::exchange(seen[q.port], true))
+                    ls.packets += c.port[q.port].rx_packets.read();
         }
+        ls.switches = c.switches.read();
+        ls.hold_overflow = c.hold_overflow.read();
+        ls.announced = c.announced.read();
+        ls.announce_lost = c.announce_lost.read();
         s.lcores.push_back(std::move(ls));
     }
     if (traffic_)
         s.traffic = traffic_->totals();
+
+    s.clients.count = registry_.size();
+    s.clients.capacity = table_->capacity();
+    s.clients.connects = registry_.connects();
+    s.clients.default_client = client_counters(dataplane::default_client);
+    std::vector<client_snapshot> all;
+    for (const auto id : registry_.ids()) {
+        const client_record& rec = *registry_.find(id);
+        all.push_back({id, dataplane::to_string(rec.key), rec.via == dataplane::path::shadow ? "shadow" : "primary",
+                       client_counters(id) - rec.baseline});
+    }
+    const std::size_t keep = std::min<std::size_t>(all.size(), cfg_.clients.summary_clients);
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                      [](const client_snapshot& a, const client_snapshot& b) {
+                          return a.totals.rx_packets > b.totals.rx_packets ||
+                                 (a.totals.rx_packets == b.totals.rx_packets && a.id < b.id);
+                      });
+    all.resize(keep);
+    s.clients.busiest = std::move(all);
     return s;
 }
 

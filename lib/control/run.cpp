@@ -74,17 +74,26 @@ int run(const split_args& args, app_config cfg)
     appliance app(cfg);
     const auto& plan = app.plan();
     if (!cfg.quiet) {
-        std::string lcores;
-        for (const auto l : plan.fwd_lcores)
-            lcores += fmt::format("{}{}", lcores.empty() ? "" : ",", l);
-        fmt::print("shadownet: {} ports, {} pairs, forwarding lcores {}{}, {} RX / {} TX (+{} shadow) queues per port{}\n",
-                   plan.ports.size(), plan.pairs.size(), lcores, plan.main_forwards ? " (main)" : "", plan.rxq,
-                   plan.txq, plan.shadow_txq,
-                   app.has_builtin_traffic() ? fmt::format(", built-in traffic at {} pps",
-                                                           cfg.traffic.rate_pps > 0
-                                                               ? fmt::format("{:.0f}", cfg.traffic.rate_pps)
-                                                               : std::string("max"))
-                                             : std::string());
+        const auto list = [](const std::vector<unsigned>& v) {
+            std::string out;
+            for (const auto l : v)
+                out += fmt::format("{}{}", out.empty() ? "" : ",", l);
+            return out;
+        };
+        const std::string lcores =
+            plan.mode == forwarding_mode::pipeline
+                ? fmt::format("pipeline: rx lcores {}, worker lcores {}", list(plan.rx_lcores), list(plan.tx_lcores))
+                : fmt::format("run-to-completion on lcores {}{}", list(plan.fwd_lcores),
+                              plan.main_forwards ? " (the main lcore)" : "");
+        const std::string traffic =
+            app.has_builtin_traffic()
+                ? fmt::format(", built-in traffic at {} pps",
+                              cfg.traffic.rate_pps > 0 ? fmt::format("{:.0f}", cfg.traffic.rate_pps) : std::string("max"))
+                : std::string();
+        fmt::print("shadownet: {} ports, {} pairs, {}; {} RX / {} TX + {} shadow TX queues per port; up to {} "
+                   "clients{}\n",
+                   plan.ports.size(), plan.pairs.size(), lcores, plan.rxq, plan.txq, plan.shadow_txq(),
+                   cfg.clients.max_clients, traffic);
         std::fflush(stdout);
     }
     app.start();

@@ -139,10 +139,40 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         const double total = double(l.busy_cycles + l.idle_cycles);
         w.member("busy_percent", total > 0 ? 100.0 * double(l.busy_cycles) / total : 0.0);
         w.member("cycles_per_packet", l.packets ? double(l.busy_cycles) / double(l.packets) : 0.0);
+        w.member("route_switches", l.switches);
+        w.member("hold_overflow", l.hold_overflow);
+        w.member("clients_announced", l.announced);
+        w.member("announce_lost", l.announce_lost);
         w.end_object();
     }
     w.end_array();
     w.member("tsc_hz", tsc_hz);
+
+    const auto client_object = [&w](const client_totals& t) {
+        w.member("rx_packets", t.rx_packets);
+        w.member("rx_bytes", t.rx_bytes);
+        w.key("tx_packets").begin_object().member("primary", t.tx_packets[0]).member("shadow", t.tx_packets[1]).end_object();
+        w.key("tx_bytes").begin_object().member("primary", t.tx_bytes[0]).member("shadow", t.tx_bytes[1]).end_object();
+        w.member("drops", t.drops);
+    };
+    w.key("clients").begin_object();
+    w.member("count", std::uint64_t{s.clients.count});
+    w.member("capacity", std::uint64_t{s.clients.capacity});
+    w.member("connects", std::uint64_t{s.clients.connects});
+    w.key("default").begin_object();
+    client_object(s.clients.default_client);
+    w.end_object();
+    w.key("busiest").begin_array();
+    for (const auto& c : s.clients.busiest) {
+        w.begin_object();
+        w.member("id", c.id);
+        w.member("key", c.key);
+        w.member("path", c.path);
+        client_object(c.totals);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
 
     if (s.traffic) {
         const auto& t = *s.traffic;

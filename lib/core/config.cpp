@@ -49,6 +49,13 @@ std::vector<std::string> split(const std::string& s, char sep)
 
 // Options whose values are checked after parsing, with the option name in the message.
 struct raw_options {
+    std::string mode = "rtc";
+    std::string rx_lcores;
+    std::string client_key = "src-ip";
+    unsigned prefix_v4 = 32;
+    unsigned prefix_v6 = 128;
+    std::string client_overflow = "default";
+    std::string shadow_ports;
     std::string ports;
     std::string port_pairs;
     std::string fwd_lcores;
@@ -78,7 +85,12 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("port-pairs", po::value(&raw.port_pairs)->value_name("A:B,..."),
          "forwarding pairs (default: consecutive ports 0:1,2:3,...)")
         ("rxq", po::value(&c.rxq)->value_name("N"), "RX queues per port (0: one per forwarding lcore sharing the port)")
-        ("shadow-txq", po::value(&c.shadow_txq)->value_name("N"), "reserved shadow TX queues per port")
+        ("shadow-txq", po::value(&c.shadow_txq)->value_name("N"),
+         "reserved shadow TX queues per port and transmitting lcore")
+        ("shadow-ports", po::value(&raw.shadow_ports)->value_name("A:S,..."),
+         "separate shadow ports: the shadow path of traffic leaving on A leaves on S")
+        ("switch-grace-us", po::value(&c.switch_grace_us)->value_name("US"),
+         "route switch: wait this long for a TX queue that cannot report it drained")
         ("rxd", po::value(&c.rxd)->value_name("N"), "RX descriptors per queue")
         ("txd", po::value(&c.txd)->value_name("N"), "TX descriptors per queue")
         ("mbufs", po::value(&c.mbufs)->value_name("N"), "mbufs in the packet pool (0: sized automatically)")
@@ -86,8 +98,28 @@ po::options_description make_description(app_config& c, raw_options& raw)
 
     po::options_description lcores("Lcores");
     lcores.add_options()
+        ("mode", po::value(&raw.mode)->value_name("rtc|pipeline"),
+         "run-to-completion (each forwarding lcore receives, classifies and transmits) or pipeline (RX lcores "
+         "classify and hand packets to worker lcores over rings)")
         ("fwd-lcores", po::value(&raw.fwd_lcores)->value_name("LIST"),
-         "lcores that receive and forward (default: every EAL lcore but the main one)");
+         "lcores that forward (default: every EAL lcore but the main one)")
+        ("rx-lcores", po::value(&raw.rx_lcores)->value_name("LIST"),
+         "pipeline: the forwarding lcores that receive and classify (default: the first half); the rest are workers");
+
+    po::options_description clients("Clients");
+    clients.add_options()
+        ("client-key", po::value(&raw.client_key)->value_name("src-ip|vlan|src-mac"), "what makes a client")
+        ("client-prefix4", po::value(&raw.prefix_v4)->value_name("BITS"), "src-ip: IPv4 source prefix length (1-32)")
+        ("client-prefix6", po::value(&raw.prefix_v6)->value_name("BITS"), "src-ip: IPv6 source prefix length (1-128)")
+        ("max-clients", po::value(&c.clients.max_clients)->value_name("N"), "clients the table holds")
+        ("client-overflow", po::value(&raw.client_overflow)->value_name("default|drop"),
+         "sources beyond --max-clients: count them under the default client, or drop them (client_limit)")
+        ("client-idle-timeout", po::value(&c.clients.idle_timeout_s)->value_name("SECONDS"),
+         "forget clients idle this long (0: never)")
+        ("tick", po::value(&c.clients.tick_s)->value_name("SECONDS"), "control tick: per-client samples")
+        ("history", po::value(&c.clients.history)->value_name("N"), "samples kept per client")
+        ("summary-clients", po::value(&c.clients.summary_clients)->value_name("N"),
+         "clients listed in the summary JSON, busiest first");
 
     po::options_description traffic("Built-in traffic (virtual ports)");
     traffic.add_options()
@@ -98,7 +130,7 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("packet-size", po::value(&c.traffic.packet_size)->value_name("BYTES"), "frame size without FCS (60-9000)");
 
     po::options_description all("shadownet [EAL arguments --] [options]");
-    all.add(run).add(ports).add(lcores).add(traffic);
+    all.add(run).add(ports).add(lcores).add(clients).add(traffic);
     return all;
 }
 
@@ -128,12 +160,65 @@ void validate(app_config& c, const raw_options& raw)
         c.port_pairs = parse_port_pairs(raw.port_pairs);
     if (!raw.fwd_lcores.empty())
         c.fwd_lcores = parse_uint_list(raw.fwd_lcores, "--fwd-lcores");
+    if (!raw.rx_lcores.empty())
+        c.rx_lcores = parse_uint_list(raw.rx_lcores, "--rx-lcores");
+    if (raw.mode == "rtc" || raw.mode == "run-to-completion")
+        c.mode = forwarding_mode::rtc;
+    else if (raw.mode == "pipeline")
+        c.mode = forwarding_mode::pipeline;
+    else
+        throw config_error(fmt::format("--mode: '{}' is not rtc or pipeline", raw.mode));
+    if (!c.rx_lcores.empty() && c.mode != forwarding_mode::pipeline)
+        throw config_error("--rx-lcores: only with --mode pipeline");
+    if (raw.client_key == "src-ip")
+        c.clients.key = client_key_kind::src_ip;
+    else if (raw.client_key == "vlan")
+        c.clients.key = client_key_kind::vlan;
+    else if (raw.client_key == "src-mac")
+        c.clients.key = client_key_kind::src_mac;
+    else
+        throw config_error(fmt::format("--client-key: '{}' is not src-ip, vlan or src-mac", raw.client_key));
+    if (raw.prefix_v4 < 1 || raw.prefix_v4 > 32)
+        throw config_error(fmt::format("--client-prefix4: {} is not in 1-32", raw.prefix_v4));
+    if (raw.prefix_v6 < 1 || raw.prefix_v6 > 128)
+        throw config_error(fmt::format("--client-prefix6: {} is not in 1-128", raw.prefix_v6));
+    c.clients.prefix_v4 = static_cast<std::uint8_t>(raw.prefix_v4);
+    c.clients.prefix_v6 = static_cast<std::uint8_t>(raw.prefix_v6);
+    if (raw.client_overflow == "default")
+        c.clients.overflow_to_default = true;
+    else if (raw.client_overflow == "drop")
+        c.clients.overflow_to_default = false;
+    else
+        throw config_error(fmt::format("--client-overflow: '{}' is not default or drop", raw.client_overflow));
+    if (c.clients.max_clients == 0 || c.clients.max_clients > (1U << 24))
+        throw config_error(fmt::format("--max-clients: {} is not in 1-16777216", c.clients.max_clients));
+    if (c.clients.idle_timeout_s < 0)
+        throw config_error(fmt::format("--client-idle-timeout: {} is negative", c.clients.idle_timeout_s));
+    if (c.clients.tick_s < 0.001 || c.clients.tick_s > 60)
+        throw config_error(fmt::format("--tick: {} is not in 0.001-60 seconds", c.clients.tick_s));
+    if (c.clients.history < 2 || c.clients.history > 1'000'000)
+        throw config_error(fmt::format("--history: {} is not in 2-1000000", c.clients.history));
+    if (c.switch_grace_us < 0 || c.switch_grace_us > 1e6)
+        throw config_error(fmt::format("--switch-grace-us: {} is not in 0-1000000", c.switch_grace_us));
+    if (!raw.shadow_ports.empty()) {
+        // Same syntax as pairs, but a shadow port may serve several primaries.
+        for (const auto& item : split(raw.shadow_ports, ',')) {
+            const auto colon = item.find(':');
+            if (colon == std::string::npos)
+                throw config_error(fmt::format("--shadow-ports: '{}' is not A:S", item));
+            const unsigned a = parse_unsigned(trim(item.substr(0, colon)), "--shadow-ports");
+            const unsigned b = parse_unsigned(trim(item.substr(colon + 1)), "--shadow-ports");
+            if (a >= 1024 || b >= 1024 || a == b)
+                throw config_error(fmt::format("--shadow-ports: '{}' is not two different ports", item));
+            c.shadow_ports.push_back({static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b)});
+        }
+    }
     if (c.burst == 0 || c.burst > 512)
         throw config_error(fmt::format("--burst: {} is not in 1-512", c.burst));
     if (c.rxq > 16)
         throw config_error(fmt::format("--rxq: {} is more than 16", c.rxq));
-    if (c.shadow_txq > 16)
-        throw config_error(fmt::format("--shadow-txq: {} is more than 16", c.shadow_txq));
+    if (c.shadow_txq > 8)
+        throw config_error(fmt::format("--shadow-txq: {} is more than 8", c.shadow_txq));
     if (c.rxd < 32 || c.txd < 32)
         throw config_error("--rxd/--txd: at least 32 descriptors per queue");
     if (c.traffic.rate_pps < 0)

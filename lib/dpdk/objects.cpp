@@ -3,6 +3,7 @@
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
+#include <rte_ring_elem.h>
 
 #include "shadownet/core/error.hpp"
 #include "shadownet/dpdk/hash.hpp"
@@ -20,8 +21,9 @@ mempool mempool::pktmbuf(const std::string& name, unsigned n, unsigned cache, in
     return mempool(p);
 }
 
-ring::ring(const std::string& name, unsigned count, int socket, unsigned flags)
-    : ring_(rte_ring_create(name.c_str(), count, socket, flags | RING_F_EXACT_SZ))
+ring::ring(const std::string& name, unsigned count, int socket, unsigned flags, unsigned esize)
+    : ring_(esize ? rte_ring_create_elem(name.c_str(), esize, count, socket, flags | RING_F_EXACT_SZ)
+                  : rte_ring_create(name.c_str(), count, socket, flags | RING_F_EXACT_SZ))
 {
     if (!ring_)
         throw dpdk_error(fmt::format("cannot create ring '{}' of {}: {}", name, count, rte_strerror(rte_errno)),

@@ -47,7 +47,7 @@ TEST(appliance, forwards_built_in_traffic_and_accounts_for_every_packet)
     cfg.traffic.rate_pps = 200'000;
     appliance app(cfg);
     EXPECT_EQ(app.plan().ports.size(), 2U);
-    EXPECT_EQ(app.plan().shadow_txq, 1);
+    EXPECT_EQ(app.plan().shadow_txq(), app.plan().tx_lcores.size());
     const auto s = run_for(app, std::chrono::milliseconds(300));
     EXPECT_GT(s.rx(), 10'000U);
     EXPECT_EQ(s.drops_total(), 0U);
@@ -55,7 +55,7 @@ TEST(appliance, forwards_built_in_traffic_and_accounts_for_every_packet)
     EXPECT_EQ(app.mempool_in_use(), 0U);
     ASSERT_FALSE(s.lcores.empty());
     EXPECT_GT(s.lcores.front().loops, 0U);
-    EXPECT_EQ(s.lcores.front().role, app.plan().main_forwards ? "main+forward" : "forward");
+    EXPECT_EQ(s.lcores.front().role, app.plan().main_forwards ? "rtc+main" : "rtc");
 }
 
 TEST(appliance, unpaced_traffic_with_shadow_queues_still_balances)

@@ -91,6 +91,7 @@ def scenario_signal():
 
 
 def scenario_eal_args():
+    """net_null makes zero-filled frames: every one must be dropped, and counted, as not IP."""
     prefix = f"shadownet-smoke-{os.getpid()}"
     try:
         with tempfile.TemporaryDirectory() as d:
@@ -105,10 +106,59 @@ def scenario_eal_args():
             names = sorted(p["name"] for p in doc["ports"])
             check(names == ["net_null0", "net_null1"], f"ports {names}")
             check("traffic" not in doc, "no built-in traffic when the user gave the ports")
-            check(doc["totals"]["tx"] > 0, "net_null ports forwarded nothing")
+            t = doc["totals"]
+            check(t["rx"] > 0, "net_null ports received nothing")
+            check(t["tx"] == 0 and t["dropped"]["unsupported_ethertype"] == t["rx"],
+                  f"zero frames must be dropped as unsupported_ethertype: {t}")
     finally:
         shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
-    print("ok: user EAL arguments and net_null ports")
+    print("ok: user EAL arguments, net_null garbage counted as drops")
+
+
+def scenario_pcap_clients():
+    """A pcap replayed by net_pcap into a net_null sink: one client per source address."""
+    # python3-scapy, installed by scripts/setup
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+    prefix = f"shadownet-smoke-pcap-{os.getpid()}"
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            pcap = os.path.join(d, "in.pcap")
+            frames = []
+            # Explicit MACs: otherwise scapy tries to resolve them on this host's network.
+            mac = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            for i in range(60):
+                if i % 3 == 0:
+                    frames.append(Ether(**mac) / IPv6(src=f"2001:db8::{i % 4 + 1}", dst="2001:db8::ff") /
+                                  TCP(sport=1000 + i, dport=80) / bytes(10))
+                else:
+                    frames.append(Ether(**mac) / IP(src=f"10.9.0.{i % 5 + 1}", dst="198.18.0.1") /
+                                  UDP(sport=1000 + i, dport=9) / bytes(18))
+            frames.append(Ether(type=0x88cc, **mac) / bytes(46))  # LLDP: not forwarded, counted
+            wrpcap(pcap, frames)
+            out = os.path.join(d, "out.json")
+            code, stdout, stderr = run([
+                "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix, "-l", "0-1",
+                "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1",
+                "--log-level", "*:error", "--", "--duration", "2", "--summary-json", out, "-q"])
+            check(code == 0, f"exit {code}: {stderr}")
+            doc = json.load(open(out))
+            check_accounting(doc)
+            c = doc["clients"]
+            check(c["count"] == 9, f"5 IPv4 + 4 IPv6 sources make 9 clients, got {c['count']}")
+            keys = sorted(x["key"] for x in c["busiest"])
+            check("10.9.0.1" in keys and "2001:db8::1" in keys, f"client keys {keys}")
+            t = doc["totals"]
+            check(t["tx"] > 1000, f"forwarded only {t['tx']}")
+            check(t["drops"] > 0 and t["dropped"]["unsupported_ethertype"] == t["drops"],
+                  f"the odd frame is dropped as unsupported_ethertype: {t}")
+            attributed = sum(x["rx_packets"] for x in c["busiest"]) + c["default"]["rx_packets"]
+            check(attributed == t["rx"] - t["drops"], f"client rx {attributed} != parsed rx {t['rx'] - t['drops']}")
+    finally:
+        shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
+    print(f"ok: pcap replay, {doc['clients']['count']} clients, {doc['totals']['tx']} forwarded")
 
 
 def scenario_config_file():

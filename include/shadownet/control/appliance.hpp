@@ -1,28 +1,34 @@
-// The appliance: ports, pools, forwarding lcores and (on virtual ports) the
-// built-in traffic, wired from the config and driven by the control lcore.
+// The appliance: ports, pools, the client table, forwarding lcores and (on
+// virtual ports) the built-in traffic, wired from the config and driven by
+// the control lcore.
 //
 // Threads. The object lives on the main (control) lcore, which alone calls its
-// methods. Forwarding lcores run dataplane::fwd_lcore_main on configurations
-// this object owns and never changes while they run. `quit_` is the only word
-// both sides touch: the control lcore stores it (release) in stop(), the
-// forwarding lcores load it (acquire) once per loop.
+// methods. Forwarding lcores run dataplane::lcore_main on configurations this
+// object owns and never changes while they run; they share with it only the
+// client table (control writes, lcores read lock-free), their counters
+// (lcores write, control reads relaxed) and the quit flags (control stores
+// with release, lcores load with acquire).
 //
 // Lifetimes. Requires an active EAL guard that outlives it. Destruction order
 // is the reverse of construction: forwarding stopped, ports closed, cables
-// (whose rings back the virtual ports) freed, then the mempools.
+// (whose rings back the virtual ports) freed, then tables and mempools.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "shadownet/control/clients.hpp"
 #include "shadownet/control/stats.hpp"
 #include "shadownet/core/config.hpp"
 #include "shadownet/core/plan.hpp"
-#include "shadownet/dataplane/forward.hpp"
+#include "shadownet/dataplane/client_table.hpp"
+#include "shadownet/dataplane/worker.hpp"
 #include "shadownet/dpdk/mempool.hpp"
 #include "shadownet/dpdk/port.hpp"
+#include "shadownet/dpdk/ring.hpp"
 #include "shadownet/dpdk/vcable.hpp"
 #include "shadownet/gen/builtin_traffic.hpp"
 
@@ -39,20 +45,34 @@ public:
 
     // Starts the ports and launches the forwarding lcores.
     void start();
-    // One control-loop iteration: built-in traffic, and forwarding when the main
-    // lcore is the only one. Returns true when it did packet work.
+    // One control-loop iteration: built-in traffic, new clients, the tick, and
+    // forwarding when the main lcore is the only one. Returns true when it did work.
     bool poll();
     // Stops the built-in traffic, lets the fast path drain what is in flight
-    // (bounded), stops the forwarding lcores and collects what came back.
-    // Idempotent. After it, every received packet is transmitted or counted.
+    // (bounded), stops the RX lcores, then the workers, and collects what came
+    // back. Idempotent. After it, every received packet is transmitted or counted.
     void stop();
 
+    // Actions: one function per operation; console, telemetry, scripts and
+    // tests call these. Throws std::out_of_range for an unknown client.
+    dataplane::route set_client_route(std::uint32_t client, dataplane::path via);
+
     [[nodiscard]] stats_snapshot snapshot() const;
+    [[nodiscard]] client_totals client_counters(std::uint32_t id) const; // raw, summed over lcores
     [[nodiscard]] const forwarding_plan& plan() const noexcept { return plan_; }
+    [[nodiscard]] const client_registry& clients() const noexcept { return registry_; }
+    [[nodiscard]] const dataplane::client_table& client_table() const noexcept { return *table_; }
     [[nodiscard]] bool has_builtin_traffic() const noexcept { return traffic_.has_value(); }
     [[nodiscard]] unsigned mempool_in_use() const noexcept;
+    [[nodiscard]] double uptime_s() const noexcept;
+    [[nodiscard]] std::uint64_t ticks() const noexcept { return ticks_; }
 
 private:
+    void register_new_clients();
+    void tick();
+    void setup_lcores();
+    void setup_probes();
+
     app_config cfg_;
     forwarding_plan plan_;
     std::vector<std::unique_ptr<dpdk::vcable>> cables_;
@@ -61,11 +81,33 @@ private:
     std::vector<dpdk::port> ports_;
     std::vector<dpdk::port> traffic_ports_;
     std::optional<gen::builtin_traffic> traffic_;
+
+    std::unique_ptr<dataplane::client_table> table_;
+    client_registry registry_;
+    std::unique_ptr<dataplane::egress_probe_table> probes_;
     std::unique_ptr<dataplane::lcore_counters[]> counters_; // indexed by lcore id
-    std::vector<dataplane::fwd_lcore_conf> fwd_confs_;      // parallel to plan_.fwd_lcores
-    std::atomic<bool> quit_{false};
+
+    // One per forwarding lcore, parallel to plan_.fwd_lcores.
+    struct lcore_slot {
+        dataplane::lcore_conf conf;
+        std::unique_ptr<dataplane::lcore_state> state;
+        std::unique_ptr<dataplane::client_lcore_stats[]> stats;
+        std::unique_ptr<dataplane::client_egress[]> egress;
+        std::unique_ptr<dpdk::ring> connect; // lcore -> control, client keys
+        dataplane::lcore_launch launch{};
+    };
+    std::vector<lcore_slot> lcores_;
+    std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
+
+    std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
+    std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone
     bool launched_ = false;
     bool stopped_ = false;
+
+    std::chrono::steady_clock::time_point started_at_;
+    std::chrono::steady_clock::time_point next_tick_;
+    std::uint64_t ticks_ = 0;
+    std::vector<std::uint64_t> last_busy_; // per lcore slot, at the previous tick
 };
 
 // The `shadownet` command: parses the command line, initialises EAL (the

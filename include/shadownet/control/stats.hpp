@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "shadownet/control/clients.hpp"
 #include "shadownet/dataplane/counters.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/builtin_traffic.hpp"
@@ -27,8 +28,25 @@ struct port_snapshot {
 
 struct lcore_snapshot {
     unsigned id = 0;
-    std::string role;
-    std::uint64_t loops = 0, busy_cycles = 0, idle_cycles = 0, packets = 0;
+    std::string role;   // rtc, rx, worker; "+main" when the main lcore forwards
+    std::uint64_t loops = 0, busy_cycles = 0, idle_cycles = 0;
+    std::uint64_t packets = 0; // received (rtc, rx) or taken from hand-off rings (worker)
+    std::uint64_t switches = 0, hold_overflow = 0, announced = 0, announce_lost = 0;
+};
+
+struct client_snapshot {
+    std::uint32_t id = 0;
+    std::string key;
+    std::string path;
+    client_totals totals;
+};
+
+struct clients_snapshot {
+    std::size_t count = 0;       // registered now
+    std::size_t capacity = 0;
+    std::size_t connects = 0;    // registered since start
+    client_totals default_client; // unknown sources while registering, and overflow
+    std::vector<client_snapshot> busiest; // by received packets, at most --summary-clients
 };
 
 struct stats_snapshot {
@@ -36,6 +54,7 @@ struct stats_snapshot {
     std::vector<port_snapshot> ports;
     std::vector<lcore_snapshot> lcores;
     std::optional<gen::traffic_totals> traffic;
+    clients_snapshot clients;
 
     [[nodiscard]] std::uint64_t rx() const noexcept;
     [[nodiscard]] std::uint64_t tx() const noexcept;

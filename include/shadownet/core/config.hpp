@@ -25,6 +25,22 @@ struct builtin_traffic_config {
     std::uint16_t packet_size = 64; // frame size without FCS, 60..9000
 };
 
+enum class forwarding_mode : std::uint8_t { rtc, pipeline };
+enum class client_key_kind : std::uint8_t { src_ip, vlan, src_mac };
+
+// How packets map to clients, and what happens to the ones that do not fit.
+struct client_config {
+    client_key_kind key = client_key_kind::src_ip;
+    std::uint8_t prefix_v4 = 32;          // with src_ip: clients are source prefixes of this length
+    std::uint8_t prefix_v6 = 128;
+    std::uint32_t max_clients = 65536;
+    bool overflow_to_default = true;      // beyond max_clients: the default client (true) or a client_limit drop
+    double idle_timeout_s = 300;          // forget clients idle this long (0: never)
+    double tick_s = 0.1;                  // control tick: per-client samples
+    std::uint32_t history = 600;          // samples kept per client (20 bytes each)
+    std::uint32_t summary_clients = 1000; // clients listed in the summary JSON (busiest first)
+};
+
 struct app_config {
     // Run control.
     double duration_s = 0;      // 0: until SIGINT/SIGTERM
@@ -37,14 +53,20 @@ struct app_config {
     std::optional<std::vector<std::uint16_t>> ports; // appliance ports; default all
     std::vector<port_pair> port_pairs;               // default: consecutive pairs
     std::uint16_t rxq = 0;          // RX queues per port; 0: enough for every forwarding lcore
-    std::uint16_t shadow_txq = 1;   // reserved shadow TX queues per port, idle until a client is routed there
+    std::uint16_t shadow_txq = 1;   // reserved shadow TX queues per port and transmitting lcore, idle until a client is routed there
+    std::vector<port_pair> shadow_ports; // a:b: the shadow path of traffic leaving on a leaves on b instead
+    double switch_grace_us = 100;   // route switch: how long to wait for a TX queue that cannot say it drained
     std::uint16_t rxd = 1024;
     std::uint16_t txd = 1024;
     std::uint32_t mbufs = 0;        // mbufs in the appliance pool; 0: sized from ports and queues
     std::uint16_t burst = 32;
 
     // Lcores. Empty: every worker lcore EAL enabled forwards.
+    forwarding_mode mode = forwarding_mode::rtc;
     std::vector<unsigned> fwd_lcores;
+    std::vector<unsigned> rx_lcores; // pipeline: the forwarding lcores that receive and classify (default: half)
+
+    client_config clients;
 
     builtin_traffic_config traffic;
 };

@@ -1,11 +1,11 @@
 // Per-lcore counters: the fast path's only shared state that the control core reads.
 //
 // Concurrency contract (as Open vSwitch's dpif-netdev does it):
-// - each lcore_counters block has exactly one writer, the lcore it belongs to;
-//   it updates with a relaxed load + relaxed store (no locked RMW: no other
-//   thread ever writes the word);
+// - each block has exactly one writer, the lcore it belongs to; it updates
+//   with a relaxed load + relaxed store (no locked RMW: no other thread ever
+//   writes the word);
 // - readers (the control lcore) use relaxed loads; a snapshot may mix values
-//   from adjacent bursts, which is fine for rates and converges at quiescence;
+//   from adjacent bursts, which is fine for rates and exact at quiescence;
 // - nothing is ever reset from another thread: "clear" copies the current
 //   values into a baseline owned by the reader, and displays value - baseline.
 #pragma once
@@ -23,6 +23,7 @@ inline constexpr std::size_t max_ports = 32;
 class relaxed_counter {
 public:
     void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void set(std::uint64_t n) noexcept { v_.store(n, std::memory_order_relaxed); } // gauges only
     [[nodiscard]] std::uint64_t read() const noexcept { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -31,19 +32,35 @@ private:
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 struct port_counters {
-    relaxed_counter rx_packets;    // received on this port
+    relaxed_counter rx_packets; // received on this port
     relaxed_counter rx_bytes;
-    relaxed_counter tx_packets;    // transmitted on this port
+    relaxed_counter tx_packets; // transmitted on this port
     relaxed_counter tx_bytes;
-    relaxed_counter forwarded;     // received on this port and transmitted (on any port)
+    relaxed_counter forwarded;  // received on this port and transmitted (on any port)
     std::array<relaxed_counter, drop_reason_count> drops; // received on this port and dropped
 };
 
 struct alignas(64) lcore_counters {
     relaxed_counter loops;
-    relaxed_counter busy_cycles; // TSC cycles in iterations that received something
-    relaxed_counter idle_cycles; // TSC cycles in empty polls
+    relaxed_counter busy_cycles;     // TSC cycles in iterations that did packet work
+    relaxed_counter idle_cycles;     // TSC cycles in empty polls
+    relaxed_counter announced;       // unknown sources reported to the control lcore
+    relaxed_counter announce_lost;   // ... that did not fit in the connect ring (re-announced later)
+    relaxed_counter switches;        // route switches this lcore completed (after draining)
+    relaxed_counter hold_overflow;   // packets sent on the old egress because the hold queue was full
+    relaxed_counter held;            // gauge: packets in the hold queue now
+    relaxed_counter handoff_rx;      // pipeline worker: packets taken from hand-off rings
     std::array<port_counters, max_ports> port;
 };
+
+// One client as seen by one lcore: one cache line, read by the control lcore.
+struct alignas(64) client_lcore_stats {
+    relaxed_counter rx_packets;
+    relaxed_counter rx_bytes;
+    std::array<relaxed_counter, 2> tx_packets; // by path: primary, shadow
+    std::array<relaxed_counter, 2> tx_bytes;
+    relaxed_counter drops;
+};
+static_assert(sizeof(client_lcore_stats) == 64);
 
 } // namespace shadownet::dataplane

@@ -13,7 +13,9 @@ class ring {
 public:
     // `count` slots usable: the ring is created with RING_F_EXACT_SZ so that a
     // ring of count N holds N, not N-1. `flags` adds RING_F_SP_ENQ/RING_F_SC_DEQ.
-    ring(const std::string& name, unsigned count, int socket, unsigned flags);
+    // `esize` > 0 makes a ring of esize-byte elements (rte_ring_create_elem),
+    // used with rte_ring_*_elem calls instead of the pointer bursts below.
+    ring(const std::string& name, unsigned count, int socket, unsigned flags, unsigned esize = 0);
 
     [[nodiscard]] rte_ring* get() const noexcept { return ring_.get(); }
     [[nodiscard]] unsigned capacity() const noexcept { return rte_ring_get_capacity(ring_.get()); }

@@ -32,6 +32,8 @@ public:
 
     [[nodiscard]] std::uint16_t side_a() const noexcept { return side_a_; }
     [[nodiscard]] std::uint16_t side_b() const noexcept { return side_b_; }
+    // The ring behind side A's TX queue q (what B receives on its RX queue q).
+    [[nodiscard]] const rte_ring* a_tx_ring(std::uint16_t q) const noexcept { return to_b_.at(q).get(); }
     // Packets waiting to be received by A (all of A's RX rings).
     [[nodiscard]] unsigned pending_to_a() const noexcept;
     [[nodiscard]] unsigned pending_to_b() const noexcept;

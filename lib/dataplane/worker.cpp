@@ -1,0 +1,534 @@
+#include "shadownet/dataplane/worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash_crc.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring_elem.h>
+
+#include "shadownet/dataplane/parse.hpp"
+
+namespace shadownet::dataplane {
+
+namespace {
+
+constexpr unsigned max_groups = 8;
+
+// Packets bound for one egress in this pass, in arrival order.
+struct tx_group {
+    std::uint16_t port;
+    std::uint16_t queue;
+    std::uint16_t n;
+    std::array<rte_mbuf*, max_burst> pkts;
+    std::array<std::uint32_t, max_burst> client;
+    std::array<std::uint16_t, max_burst> in_port;
+    path via;
+};
+
+constexpr std::size_t reason(drop_reason r) noexcept
+{
+    return static_cast<std::size_t>(r);
+}
+
+void count_rx(const lcore_conf& conf, std::uint16_t in_port, std::uint32_t bytes) noexcept
+{
+    port_counters& pc = conf.counters->port[in_port];
+    pc.rx_packets.add(1);
+    pc.rx_bytes.add(bytes);
+}
+
+void drop(const lcore_conf& conf, rte_mbuf* m, std::uint16_t in_port, std::uint32_t client, drop_reason why) noexcept
+{
+    conf.counters->port[in_port].drops[reason(why)].add(1);
+    if (client != no_client)
+        conf.clients_stats[client].drops.add(1);
+    rte_pktmbuf_free(m);
+}
+
+// Position (ring) or time (others) after which the client's last packet on
+// this egress has left; compared by drained().
+std::uint64_t egress_mark(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, std::uint64_t now) noexcept
+{
+    const egress_probe& p = (*conf.probes)[port][queue];
+    if (p.how == egress_probe::kind::ring)
+        return __atomic_load_n(&p.ring->prod.tail, __ATOMIC_RELAXED);
+    return now;
+}
+
+bool drained(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, std::uint64_t mark,
+             std::uint64_t now) noexcept
+{
+    const egress_probe& p = (*conf.probes)[port][queue];
+    switch (p.how) {
+    case egress_probe::kind::immediate:
+        return true;
+    case egress_probe::kind::ring: {
+        // The consumer releases cons.tail after taking packets: once it has
+        // passed our mark, everything we put before the mark has been taken.
+        const std::uint32_t taken = __atomic_load_n(&p.ring->cons.tail, __ATOMIC_ACQUIRE);
+        return static_cast<std::int32_t>(taken - static_cast<std::uint32_t>(mark)) >= 0;
+    }
+    case egress_probe::kind::descriptor:
+        if (p.ring_size > 0 &&
+            rte_eth_tx_descriptor_status(port, queue, static_cast<std::uint16_t>(p.ring_size - 1)) ==
+                RTE_ETH_TX_DESC_DONE)
+            return true;
+        return now - mark >= conf.grace_cycles;
+    case egress_probe::kind::grace:
+        break;
+    }
+    return now - mark >= conf.grace_cycles;
+}
+
+// Sends what the PMD takes, counts it per port, per client and per path, and
+// drops the rest as tx_full. Marks each client's egress for drain checks.
+void send(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts,
+          const std::uint32_t* clients, const std::uint16_t* in_ports, path via, std::uint16_t n,
+          std::uint64_t now) noexcept
+{
+    if (n == 0)
+        return;
+    const std::uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
+    const std::uint64_t mark = egress_mark(conf, port, queue, now);
+    const auto p = static_cast<std::size_t>(via);
+    std::uint64_t bytes = 0;
+    for (std::uint16_t i = 0; i < sent; ++i) {
+        const std::uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+        bytes += len;
+        client_lcore_stats& cs = conf.clients_stats[clients[i]];
+        cs.tx_packets[p].add(1);
+        cs.tx_bytes[p].add(len);
+        conf.clients_egress[clients[i]].mark = mark;
+        conf.counters->port[in_ports[i]].forwarded.add(1);
+    }
+    port_counters& out = conf.counters->port[port];
+    out.tx_packets.add(sent);
+    out.tx_bytes.add(bytes);
+    for (std::uint16_t i = sent; i < n; ++i)
+        drop(conf, pkts[i], in_ports[i], clients[i], drop_reason::tx_full);
+}
+
+struct tx_batch {
+    std::array<tx_group, max_groups> groups;
+    unsigned n_groups = 0;
+
+    tx_group* find(std::uint16_t port, std::uint16_t queue) noexcept
+    {
+        for (unsigned i = 0; i < n_groups; ++i)
+            if (groups[i].port == port && groups[i].queue == queue)
+                return &groups[i];
+        return nullptr;
+    }
+
+    void flush(const lcore_conf& conf, std::uint64_t now) noexcept
+    {
+        for (unsigned i = 0; i < n_groups; ++i) {
+            tx_group& g = groups[i];
+            send(conf, g.port, g.queue, g.pkts.data(), g.client.data(), g.in_port.data(), g.via, g.n, now);
+        }
+        n_groups = 0;
+    }
+
+    void add(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, path via, rte_mbuf* m,
+             std::uint32_t client, std::uint16_t in_port, std::uint64_t now) noexcept
+    {
+        tx_group* g = find(port, queue);
+        if (g == nullptr) {
+            if (n_groups == max_groups)
+                flush(conf, now);
+            g = &groups[n_groups++];
+            g->port = port;
+            g->queue = queue;
+            g->via = via;
+            g->n = 0;
+        }
+        g->pkts[g->n] = m;
+        g->client[g->n] = client;
+        g->in_port[g->n] = in_port;
+        ++g->n;
+    }
+};
+
+path path_of_queue(const lcore_conf& conf, std::uint16_t queue) noexcept
+{
+    return queue >= conf.shadow_txq_base && queue < conf.shadow_txq_base + conf.shadow_txq_count ? path::shadow
+                                                                                                  : path::primary;
+}
+
+bool resolve(const lcore_conf& conf, const route& r, std::uint16_t in_port, std::uint16_t& port,
+             std::uint16_t& queue) noexcept
+{
+    if (r.via == path::primary) {
+        port = r.port != route_default_port ? r.port : conf.peer[in_port];
+        queue = conf.primary_txq;
+    } else {
+        port = r.port != route_default_port ? r.port : conf.shadow_peer[in_port];
+        if (port >= max_ports)
+            return false;
+        queue = conf.shadow_txq_count > 0 && conf.has_shadow_txq[port]
+                    ? static_cast<std::uint16_t>(conf.shadow_txq_base + r.queue % conf.shadow_txq_count)
+                    : conf.primary_txq;
+    }
+    return port < max_ports;
+}
+
+// Sends one held packet at once (the hold queue is the rare path).
+void send_held(const lcore_conf& conf, const hold_entry& e, std::uint64_t now) noexcept
+{
+    rte_mbuf* m = e.m;
+    send(conf, e.port, e.queue, &m, &e.client, &e.in_port, e.via, 1, now);
+}
+
+// Hold queue is full: the client's held packets (oldest first) and then this
+// one go out on the old egress instead, so nothing overtakes anything; the
+// switch completes on a later packet.
+void unhold_client(const lcore_conf& conf, lcore_state& st, std::uint32_t client, std::uint64_t now) noexcept
+{
+    client_egress& ce = conf.clients_egress[client];
+    unsigned keep = 0;
+    for (unsigned i = 0; i < st.hold_count; ++i) {
+        hold_entry e = st.hold[i];
+        if (e.client != client) {
+            st.hold[keep++] = e;
+            continue;
+        }
+        e.port = ce.port;
+        e.queue = ce.queue;
+        e.via = path_of_queue(conf, ce.queue);
+        send_held(conf, e, now);
+    }
+    st.hold_count = keep;
+    ce.held = 0;
+}
+
+// Steps 2-4 of the switch protocol for one classified packet.
+void egress_one(const lcore_conf& conf, lcore_state& st, tx_batch& batch, rte_mbuf* m, const route& r,
+                std::uint16_t in_port, std::uint64_t now) noexcept
+{
+    std::uint16_t port = 0;
+    std::uint16_t queue = 0;
+    if (!resolve(conf, r, in_port, port, queue)) {
+        drop(conf, m, in_port, r.client, drop_reason::no_route);
+        return;
+    }
+    client_egress& ce = conf.clients_egress[r.client];
+    const bool same_egress = ce.valid && ce.port == port && ce.queue == queue;
+    if (!ce.valid) {
+        ce = client_egress{0, r.epoch, static_cast<std::uint8_t>(port), static_cast<std::uint8_t>(queue), 0, 1, 0};
+    } else if (ce.held == 0 && (ce.epoch == r.epoch || same_egress)) {
+        ce.epoch = r.epoch;
+    } else if (ce.held == 0 && batch.find(ce.port, ce.queue) == nullptr &&
+               drained(conf, ce.port, ce.queue, ce.mark, now)) {
+        ce.epoch = r.epoch;
+        ce.port = static_cast<std::uint8_t>(port);
+        ce.queue = static_cast<std::uint8_t>(queue);
+        conf.counters->switches.add(1);
+    } else if (st.hold_count < hold_capacity) {
+        st.hold[st.hold_count++] =
+            hold_entry{m, r.client, r.epoch, in_port, static_cast<std::uint8_t>(port), static_cast<std::uint8_t>(queue),
+                       r.via, now};
+        ++ce.held;
+        return;
+    } else {
+        // Out of room to wait: keep the client on its old egress for now.
+        conf.counters->hold_overflow.add(1);
+        if (ce.held > 0) {
+            batch.flush(conf, now);
+            unhold_client(conf, st, r.client, now);
+        }
+        batch.add(conf, ce.port, ce.queue, path_of_queue(conf, ce.queue), m, r.client, in_port, now);
+        return;
+    }
+    batch.add(conf, port, queue, r.via, m, r.client, in_port, now);
+}
+
+// Sends held packets whose client's old egress has drained, oldest first; a
+// client's later packets never overtake its earlier ones. `force` sends
+// everything (shutdown).
+void flush_hold(const lcore_conf& conf, lcore_state& st, std::uint64_t now, bool force) noexcept
+{
+    if (st.hold_count == 0)
+        return;
+    unsigned keep = 0;
+    for (unsigned i = 0; i < st.hold_count; ++i) {
+        const hold_entry e = st.hold[i];
+        client_egress& ce = conf.clients_egress[e.client];
+        if (!ce.blocked) {
+            const bool same = ce.port == e.port && ce.queue == e.queue;
+            if (same || force || drained(conf, ce.port, ce.queue, ce.mark, now)) {
+                if (!same) {
+                    ce.port = e.port;
+                    ce.queue = e.queue;
+                    conf.counters->switches.add(1);
+                }
+                ce.epoch = e.epoch;
+                --ce.held;
+                send_held(conf, e, now);
+                continue;
+            }
+            ce.blocked = 1;
+        }
+        st.hold[keep++] = e;
+    }
+    st.hold_count = keep;
+    for (unsigned i = 0; i < keep; ++i)
+        conf.clients_egress[st.hold[i].client].blocked = 0;
+    conf.counters->held.set(keep);
+}
+
+void announce(const lcore_conf& conf, lcore_state& st, const client_key& key, std::uint64_t now) noexcept
+{
+    // Report a source at most once per millisecond per filter slot: under a
+    // spoofed flood the ring would otherwise carry the same keys many times.
+    const std::uint32_t h = rte_hash_crc(&key, sizeof(key), 0);
+    std::uint64_t& last = st.announce_filter[h % st.announce_filter.size()];
+    const std::uint64_t ms = rte_get_tsc_hz() / 1000;
+    if (last != 0 && now - last < ms)
+        return;
+    last = now;
+    client_key copy = key; // 22.11 takes a non-const pointer
+    if (rte_ring_enqueue_elem(conf.connect_ring, &copy, sizeof(copy)) == 0)
+        conf.counters->announced.add(1);
+    else
+        conf.counters->announce_lost.add(1);
+}
+
+void rcu_online(const lcore_conf& conf, lcore_state& st) noexcept
+{
+    if (!st.rcu_online) {
+        rte_rcu_qsbr_thread_online(conf.clients->rcu(), conf.lcore_id);
+        st.rcu_online = true;
+    }
+}
+
+void rcu_tick(const lcore_conf& conf, lcore_state& st, unsigned handled) noexcept
+{
+    ++st.loop;
+    if (handled > 0) {
+        st.idle_loops = 0;
+        if (st.loop % conf.quiescent_every == 0)
+            rte_rcu_qsbr_quiescent(conf.clients->rcu(), conf.lcore_id);
+        return;
+    }
+    if (st.rcu_online && ++st.idle_loops >= conf.offline_after_idle) {
+        rte_rcu_qsbr_thread_offline(conf.clients->rcu(), conf.lcore_id);
+        st.rcu_online = false;
+    } else if (st.rcu_online && st.loop % conf.quiescent_every == 0) {
+        rte_rcu_qsbr_quiescent(conf.clients->rcu(), conf.lcore_id);
+    }
+}
+
+std::uint32_t flow_hash(const packet_meta& meta) noexcept
+{
+    std::uint32_t h = rte_hash_crc(meta.src_addr, sizeof(meta.src_addr), meta.l4_proto);
+    h = rte_hash_crc(meta.dst_addr, sizeof(meta.dst_addr), h);
+    return rte_hash_crc_4byte((std::uint32_t{meta.sport} << 16) | meta.dport, h);
+}
+
+handoff_meta* handoff_of(const lcore_conf& conf, rte_mbuf* m) noexcept
+{
+    return RTE_MBUF_DYNFIELD(m, conf.handoff_field, handoff_meta*);
+}
+
+// Receives one burst from (port, queue), parses and classifies it. Classified
+// packets get their route in routes[] and land in out[]; the rest are dropped
+// and counted here. Returns packets received.
+unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_queue_ref& q,
+                              std::array<rte_mbuf*, max_burst>& out, std::array<route, max_burst>& routes,
+                              std::array<std::uint32_t, max_burst>& hashes, unsigned& n_out,
+                              std::uint64_t now) noexcept
+{
+    std::array<rte_mbuf*, max_burst> pkts;
+    const std::uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts.data(), conf.burst);
+    n_out = 0;
+    if (n == 0)
+        return 0;
+    rcu_online(conf, st);
+    std::array<packet_meta, max_burst> meta;
+    std::array<client_key, max_burst> keys;
+    std::array<const client_key*, max_burst> key_ptrs;
+    std::array<rte_mbuf*, max_burst> ok;
+    unsigned n_ok = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        count_rx(conf, q.port, rte_pktmbuf_pkt_len(m));
+        packet_meta& pm = meta[n_ok];
+        const parse_status s = parse_mbuf(m, pm);
+        if (s != parse_ok) {
+            drop(conf, m, q.port, no_client, parse_drop_reason(s));
+            continue;
+        }
+        const unsigned ip_version = pm.l3 == l3_kind::ipv6 ? 6 : 4;
+        make_client_key(conf.key, ip_version, pm.src_addr, pm.vlan_outer, pm.src_mac, keys[n_ok]);
+        key_ptrs[n_ok] = &keys[n_ok];
+        ok[n_ok++] = m;
+    }
+    if (n_ok == 0)
+        return n;
+    std::array<std::uint64_t, max_burst> words;
+    const std::uint64_t hits = conf.clients->lookup_bulk(key_ptrs.data(), n_ok, words.data());
+    for (unsigned i = 0; i < n_ok; ++i) {
+        rte_mbuf* m = ok[i];
+        route r;
+        if (hits & (std::uint64_t{1} << i)) {
+            r = route::unpack(words[i]);
+        } else {
+            announce(conf, st, keys[i], now);
+            if (conf.clients->full() && !conf.overflow_to_default) {
+                drop(conf, m, q.port, default_client, drop_reason::client_limit);
+                continue;
+            }
+            r = route{}; // the default client, primary path
+        }
+        client_lcore_stats& cs = conf.clients_stats[r.client];
+        cs.rx_packets.add(1);
+        cs.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+        out[n_out] = m;
+        routes[n_out] = r;
+        hashes[n_out] = conf.handoff_out.empty() ? 0 : flow_hash(meta[i]);
+        ++n_out;
+    }
+    return n;
+}
+
+unsigned poll_rtc(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noexcept
+{
+    unsigned handled = 0;
+    std::array<rte_mbuf*, max_burst> pkts;
+    std::array<route, max_burst> routes;
+    std::array<std::uint32_t, max_burst> hashes;
+    for (const auto& q : conf.rx) {
+        unsigned n_ok = 0;
+        handled += receive_and_classify(conf, st, q, pkts, routes, hashes, n_ok, now);
+        if (n_ok == 0)
+            continue;
+        tx_batch batch;
+        for (unsigned i = 0; i < n_ok; ++i)
+            egress_one(conf, st, batch, pkts[i], routes[i], q.port, now);
+        batch.flush(conf, now);
+    }
+    return handled;
+}
+
+unsigned poll_rx(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noexcept
+{
+    unsigned handled = 0;
+    std::array<rte_mbuf*, max_burst> pkts;
+    std::array<route, max_burst> routes;
+    std::array<std::uint32_t, max_burst> hashes;
+    const auto n_workers = static_cast<std::uint32_t>(conf.handoff_out.size());
+    for (const auto& q : conf.rx) {
+        unsigned n_ok = 0;
+        handled += receive_and_classify(conf, st, q, pkts, routes, hashes, n_ok, now);
+        // Per worker, keep arrival order: one pass per worker over the burst.
+        for (std::uint32_t w = 0; w < n_workers && n_ok > 0; ++w) {
+            std::array<rte_mbuf*, max_burst> mine;
+            std::array<std::uint32_t, max_burst> mine_client;
+            unsigned n_mine = 0;
+            for (unsigned i = 0; i < n_ok; ++i) {
+                if (hashes[i] % n_workers != w)
+                    continue;
+                handoff_meta* hm = handoff_of(conf, pkts[i]);
+                hm->route = routes[i].pack();
+                hm->in_port = q.port;
+                mine_client[n_mine] = routes[i].client;
+                mine[n_mine++] = pkts[i];
+            }
+            if (n_mine == 0)
+                continue;
+            const unsigned put = rte_ring_enqueue_burst(conf.handoff_out[w], reinterpret_cast<void* const*>(mine.data()),
+                                                        n_mine, nullptr);
+            for (unsigned i = put; i < n_mine; ++i)
+                drop(conf, mine[i], q.port, mine_client[i], drop_reason::ring_full);
+        }
+    }
+    return handled;
+}
+
+unsigned poll_worker(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noexcept
+{
+    unsigned handled = 0;
+    std::array<rte_mbuf*, max_burst> pkts;
+    for (rte_ring* r : conf.handoff_in) {
+        const unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts.data()), conf.burst, nullptr);
+        if (n == 0)
+            continue;
+        handled += n;
+        conf.counters->handoff_rx.add(n);
+        tx_batch batch;
+        for (unsigned i = 0; i < n; ++i) {
+            const handoff_meta* hm = handoff_of(conf, pkts[i]);
+            egress_one(conf, st, batch, pkts[i], route::unpack(hm->route), hm->in_port, now);
+        }
+        batch.flush(conf, now);
+    }
+    return handled;
+}
+
+} // namespace
+
+unsigned lcore_poll(const lcore_conf& conf, lcore_state& st) noexcept
+{
+    const std::uint64_t start = rte_rdtsc();
+    flush_hold(conf, st, start, false);
+    unsigned handled = 0;
+    switch (conf.role) {
+    case lcore_role::rtc:
+        handled = poll_rtc(conf, st, start);
+        break;
+    case lcore_role::rx:
+        handled = poll_rx(conf, st, start);
+        break;
+    case lcore_role::worker:
+        handled = poll_worker(conf, st, start);
+        break;
+    }
+    if (conf.role != lcore_role::worker)
+        rcu_tick(conf, st, handled);
+    const std::uint64_t spent = rte_rdtsc() - start;
+    (handled ? conf.counters->busy_cycles : conf.counters->idle_cycles).add(spent);
+    conf.counters->loops.add(1);
+    return handled;
+}
+
+void lcore_finish(const lcore_conf& conf, lcore_state& st) noexcept
+{
+    // Workers first take in what the RX lcores already handed over.
+    if (conf.role == lcore_role::worker)
+        while (poll_worker(conf, st, rte_rdtsc()) > 0) {
+        }
+    // Give the far end up to 100 ms to drain old egresses, then send the rest.
+    const std::uint64_t deadline = rte_rdtsc() + rte_get_tsc_hz() / 10;
+    while (st.hold_count > 0 && rte_rdtsc() < deadline)
+        flush_hold(conf, st, rte_rdtsc(), false);
+    flush_hold(conf, st, rte_rdtsc(), true);
+    if (st.rcu_online) {
+        rte_rcu_qsbr_thread_offline(conf.clients->rcu(), conf.lcore_id);
+        st.rcu_online = false;
+    }
+}
+
+int lcore_main(void* arg) noexcept
+{
+    const auto& launch = *static_cast<const lcore_launch*>(arg);
+    const lcore_conf& conf = *launch.conf;
+    lcore_state& st = *launch.state;
+    const bool reads_table = conf.role != lcore_role::worker;
+    if (reads_table)
+        rte_rcu_qsbr_thread_register(conf.clients->rcu(), conf.lcore_id);
+    while (!conf.quit->load(std::memory_order_acquire))
+        lcore_poll(conf, st);
+    lcore_finish(conf, st);
+    if (reads_table)
+        rte_rcu_qsbr_thread_unregister(conf.clients->rcu(), conf.lcore_id);
+    return 0;
+}
+
+int register_handoff_field()
+{
+    static const rte_mbuf_dynfield desc = {"shadownet_handoff", sizeof(handoff_meta), alignof(handoff_meta), 0};
+    return rte_mbuf_dynfield_register(&desc);
+}
+
+} // namespace shadownet::dataplane

@@ -1,0 +1,192 @@
+// The forwarding lcore's work on real ring-backed ports, driven from the test
+// thread: classification, accounting, drops by reason and the route switch.
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+using namespace shadownet;
+using namespace shadownet::dataplane;
+using shadownet::testing::rig;
+
+namespace {
+
+client_key key_for(std::uint32_t host)
+{
+    client_key k;
+    const std::uint8_t addr[16] = {10, 0, 0, static_cast<std::uint8_t>(host)};
+    make_client_key({}, 4, addr, 0, addr, k);
+    return k;
+}
+
+} // namespace
+
+TEST(worker, classifies_sources_into_clients_and_accounts_per_client)
+{
+    rig t("wk_a", 1024, 1);
+    ASSERT_EQ(t.inject(1, 10), 10U);
+    ASSERT_EQ(t.inject(2, 5), 5U);
+    t.poll_until_idle();
+    // Unknown sources go out on the default client and are announced once.
+    EXPECT_EQ(t.receive(0).size(), 15U);
+    EXPECT_EQ(t.stats[default_client].rx_packets.read(), 15U);
+    EXPECT_EQ(t.counters->announced.read(), 2U);
+    const auto ids = t.register_clients();
+    ASSERT_EQ(ids.size(), 2U);
+
+    ASSERT_EQ(t.inject(1, 7, 0, 10), 7U);
+    ASSERT_EQ(t.inject(2, 3, 0, 5), 3U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.receive(0).size(), 10U);
+    const auto one = *t.table.find(key_for(1));
+    const auto two = *t.table.find(key_for(2));
+    EXPECT_EQ(t.stats[one].rx_packets.read(), 7U);
+    EXPECT_EQ(t.stats[one].rx_bytes.read(), 7U * 64);
+    EXPECT_EQ(t.stats[one].tx_packets[0].read(), 7U);
+    EXPECT_EQ(t.stats[one].tx_packets[1].read(), 0U);
+    EXPECT_EQ(t.stats[two].rx_packets.read(), 3U);
+    EXPECT_EQ(t.stats[default_client].rx_packets.read(), 15U); // unchanged
+    const auto& in = t.counters->port[t.c0.side_a()];
+    EXPECT_EQ(in.rx_packets.read(), 25U);
+    EXPECT_EQ(in.forwarded.read(), 25U);
+    EXPECT_EQ(t.counters->port[t.c1.side_a()].tx_packets.read(), 25U);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+TEST(worker, malformed_frames_are_dropped_by_reason)
+{
+    rig t("wk_b", 1024, 1);
+    const std::vector<std::uint8_t> runt(10, 0);
+    std::vector<std::uint8_t> arp_like(60, 0);
+    arp_like[12] = 0x88; // an ethertype we do not forward (0x88cc, LLDP)
+    arp_like[13] = 0xcc;
+    std::vector<std::uint8_t> bad_ihl(60, 0);
+    bad_ihl[12] = 0x08;
+    bad_ihl[14] = 0x42; // version 4, IHL 2
+    ASSERT_EQ(t.inject_raw(runt), 1U);
+    ASSERT_EQ(t.inject_raw(arp_like), 1U);
+    ASSERT_EQ(t.inject_raw(bad_ihl), 1U);
+    ASSERT_EQ(t.inject(3, 2), 2U);
+    t.poll_until_idle();
+    const auto a0 = t.c0.side_a();
+    EXPECT_EQ(t.port_drops(a0, drop_reason::truncated_l2), 1U);
+    EXPECT_EQ(t.port_drops(a0, drop_reason::unsupported_ethertype), 1U);
+    EXPECT_EQ(t.port_drops(a0, drop_reason::bad_ihl), 1U);
+    const auto& in = t.counters->port[a0];
+    EXPECT_EQ(in.rx_packets.read(), 5U);
+    EXPECT_EQ(in.forwarded.read(), 2U);
+    EXPECT_EQ(t.receive(0).size(), 2U);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+TEST(worker, full_tx_ring_is_counted_per_port_and_client)
+{
+    rig t("wk_c", 48, 1); // A1 -> B1 holds 48 and nobody reads B1 until the end
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(t.inject(1, 32, 0, static_cast<std::uint64_t>(i) * 32), 32U);
+        t.poll_until_idle();
+    }
+    const auto& in = t.counters->port[t.c0.side_a()];
+    EXPECT_EQ(in.rx_packets.read(), 96U);
+    EXPECT_EQ(in.forwarded.read(), 48U);
+    EXPECT_EQ(t.port_drops(t.c0.side_a(), drop_reason::tx_full), 48U);
+    EXPECT_EQ(t.stats[default_client].drops.read(), 48U);
+    EXPECT_EQ(t.receive(0).size(), 48U);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+TEST(worker, unpaired_port_is_no_route)
+{
+    rig t("wk_d", 1024, 1);
+    t.conf.peer[t.c0.side_a()] = no_port;
+    ASSERT_EQ(t.inject(1, 10), 10U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.port_drops(t.c0.side_a(), drop_reason::no_route), 10U);
+    EXPECT_EQ(t.receive(0).size(), 0U);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+TEST(worker, sources_beyond_the_table_are_dropped_when_configured)
+{
+    rig t("wk_e", 1024, 1, 2);
+    t.conf.overflow_to_default = false;
+    for (std::uint32_t h = 1; h <= 3; ++h)
+        ASSERT_EQ(t.inject(h, 1), 1U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.register_clients().size(), 2U);
+    EXPECT_TRUE(t.table.full());
+    ASSERT_EQ(t.inject(3, 4), 4U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.port_drops(t.c0.side_a(), drop_reason::client_limit), 4U);
+    EXPECT_EQ(t.receive(0).size(), 3U);
+}
+
+TEST(worker, route_switch_waits_for_the_old_queue_to_drain)
+{
+    rig t("wk_f", 1024, 1);
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 1U);
+    const auto id = *t.table.find(key_for(1));
+    ASSERT_EQ(t.receive(0).size(), 1U);
+
+    // Ten packets on the primary queue, left unread at B1.
+    ASSERT_EQ(t.inject(1, 10, 0, 1), 10U);
+    t.poll_until_idle();
+    const auto r = t.table.set_route(id, path::shadow);
+    EXPECT_EQ(r.via, path::shadow);
+    ASSERT_EQ(t.inject(1, 5, 0, 11), 5U);
+    t.poll_until_idle();
+    // The old queue still holds ten: the new packets wait in the hold queue.
+    EXPECT_EQ(t.state->hold_count, 5U);
+    EXPECT_TRUE(t.receive(1).empty());
+    const auto old_path = t.receive(0);
+    ASSERT_EQ(old_path.size(), 10U);
+    EXPECT_EQ(old_path.back().seq, 10U);
+    t.poll_until_idle(); // drained now: the held packets go out on the shadow queue
+    EXPECT_EQ(t.state->hold_count, 0U);
+    const auto new_path = t.receive(1);
+    ASSERT_EQ(new_path.size(), 5U);
+    EXPECT_EQ(new_path.front().seq, 11U);
+    EXPECT_EQ(t.counters->switches.read(), 1U);
+    EXPECT_EQ(t.stats[id].tx_packets[1].read(), 5U);
+    EXPECT_EQ(t.stats[id].tx_packets[0].read(), 10U);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+TEST(worker, full_hold_queue_keeps_the_client_on_its_old_path_in_order)
+{
+    rig t("wk_g", 4096, 1);
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 1U);
+    const auto id = *t.table.find(key_for(1));
+    t.receive(0);
+    ASSERT_EQ(t.inject(1, 1, 0, 1), 1U); // one packet pending on the primary queue
+    t.poll_until_idle();
+    t.table.set_route(id, path::shadow);
+    std::uint64_t seq = 2;
+    for (unsigned i = 0; i < hold_capacity / 32 + 4; ++i) {
+        seq += t.inject(1, 32, 0, seq);
+        t.poll_until_idle();
+    }
+    EXPECT_GT(t.counters->hold_overflow.read(), 0U);
+    // Everything is still on the primary queue, in order, nothing lost.
+    const auto got = t.receive(0);
+    EXPECT_EQ(got.size() + t.state->hold_count, seq - 1);
+    for (std::size_t i = 1; i < got.size(); ++i)
+        EXPECT_EQ(got[i].seq, got[i - 1].seq + 1);
+    lcore_finish(t.conf, *t.state);
+    EXPECT_EQ(t.state->hold_count, 0U);
+}
+
+TEST(worker, lcore_main_finishes_when_told_to_quit)
+{
+    rig t("wk_h", 1024, 1);
+    rte_rcu_qsbr_thread_unregister(t.table.rcu(), t.conf.lcore_id); // lcore_main registers itself
+    t.quit.store(true);
+    EXPECT_EQ(lcore_main(&t.launch), 0);
+    rte_rcu_qsbr_thread_register(t.table.rcu(), t.conf.lcore_id);
+    EXPECT_EQ(t.counters->loops.read(), 0U);
+}
