@@ -1,6 +1,7 @@
 #include "shadownet/gen/builtin_traffic.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <rte_byteorder.h>
@@ -21,26 +22,27 @@ constexpr std::size_t headers_len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)
 builtin_traffic::builtin_traffic(const builtin_traffic_config& cfg, std::vector<traffic_port> ports,
                                  rte_mempool* pool, std::uint16_t burst)
     : cfg_(cfg), ports_(std::move(ports)), pool_(pool), burst_(std::min<std::uint16_t>(burst, max_burst)),
-      next_seq_(ports_.size() * streams_per_port, 0), max_seen_(ports_.size() * streams_per_port, 0),
-      next_queue_(ports_.size(), 0)
+      picked_(ports_.size() * max_queues_per_port, 0), next_seq_(ports_.size() * cfg.clients, 0),
+      max_seen_(ports_.size() * cfg.clients, 0), next_queue_(ports_.size(), 0)
 {
     for (auto& p : ports_)
-        p.txq = std::clamp<std::uint16_t>(p.txq, 1, streams_per_port);
+        p.txq = std::min<std::uint16_t>(p.txq, max_queues_per_port);
     cfg_.packet_size = std::max<std::uint16_t>(cfg_.packet_size, headers_len + sizeof(payload_stamp));
     if (cfg_.rate_pps > 0)
         pkts_per_tsc_ = cfg_.rate_pps / static_cast<double>(rte_get_tsc_hz());
 }
 
-void builtin_traffic::fill(rte_mbuf* m, std::size_t port_index, std::uint32_t stream, std::uint64_t seq) noexcept
+std::uint32_t builtin_traffic::fill(rte_mbuf* m, std::size_t port_index, std::uint16_t queue, std::uint64_t k) noexcept
 {
-    // Stream (port, queue) q carries clients q, q + txq, q + 2 txq, ...: a client
+    // Queue q of a port carries clients q, q + txq, q + 2 txq, ...: a client
     // always enters the appliance on the same RX queue, as RSS would place it.
     const traffic_port& p = ports_[port_index];
-    const std::uint32_t queue = static_cast<std::uint32_t>(stream % streams_per_port);
     const std::uint32_t clients_here = std::max<std::uint32_t>(1, (cfg_.clients - queue + p.txq - 1) / p.txq);
-    const std::uint32_t client = std::min<std::uint32_t>(
-        cfg_.clients - 1, queue + p.txq * static_cast<std::uint32_t>(seq % clients_here));
-    const std::uint32_t flow = static_cast<std::uint32_t>((seq / clients_here) % cfg_.flows_per_client);
+    const std::uint32_t client =
+        std::min<std::uint32_t>(cfg_.clients - 1, queue + p.txq * static_cast<std::uint32_t>(k % clients_here));
+    const std::uint32_t flow = static_cast<std::uint32_t>((k / clients_here) % cfg_.flows_per_client);
+    const auto stream = static_cast<std::uint32_t>(port_index * cfg_.clients + client);
+    const std::uint64_t seq = next_seq_[stream]++;
     auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
     auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
@@ -77,6 +79,7 @@ void builtin_traffic::fill(rte_mbuf* m, std::size_t port_index, std::uint32_t st
 
     m->data_len = cfg_.packet_size;
     m->pkt_len = cfg_.packet_size;
+    return stream;
 }
 
 void builtin_traffic::send_on(std::size_t port_index, unsigned n) noexcept
@@ -88,18 +91,20 @@ void builtin_traffic::send_on(std::size_t port_index, unsigned n) noexcept
     const traffic_port& p = ports_[port_index];
     const std::uint16_t q = next_queue_[port_index];
     next_queue_[port_index] = static_cast<std::uint16_t>((q + 1) % p.txq);
-    const std::uint32_t stream = static_cast<std::uint32_t>(port_index * streams_per_port + q);
-    std::uint64_t& seq = next_seq_[stream];
+    std::uint64_t& k = picked_[port_index * max_queues_per_port + q];
+    std::array<std::uint32_t, max_burst> streams;
     for (unsigned i = 0; i < n; ++i)
-        fill(pkts[i], port_index, stream, seq + i);
+        streams[i] = fill(pkts[i], port_index, q, k + i);
     const std::uint16_t sent = rte_eth_tx_burst(p.port_id, q, pkts, static_cast<std::uint16_t>(n));
     if (sent < n) {
-        // The appliance's RX ring is full: these never reached it. Their
-        // sequence numbers are reused so the stream has no artificial gap.
+        // The appliance's RX ring is full: these never reached it. Give their
+        // sequence numbers back (newest first) so no stream has a false gap.
+        for (unsigned i = n; i-- > sent;)
+            --next_seq_[streams[i]];
         rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
         totals_.backpressure += n - sent;
     }
-    seq += sent;
+    k += sent;
     totals_.sent += sent;
 }
 

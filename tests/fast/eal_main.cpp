@@ -4,7 +4,13 @@
 //
 // Each binary says how many lcores it wants through SHADOWNET_TEST_LCORES
 // (a compile definition), so that single-lcore behaviour is tested too.
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <gtest/gtest.h>
 
@@ -24,6 +30,15 @@ public:
         auto args = shadownet::embedded_eal_args("shadownet-fast-test", shadownet::dpdk::allowed_cpus(),
                                                  shadownet::dpdk::unique_file_prefix("shadownet-test"),
                                                  SHADOWNET_TEST_LCORES);
+        // More lcores than CPUs share the last CPU: slow, but enough to test
+        // roles that need several lcores (pipeline) on a small machine.
+        const auto cpus = shadownet::dpdk::allowed_cpus();
+        std::vector<std::string> map;
+        for (unsigned i = 0; i < SHADOWNET_TEST_LCORES; ++i)
+            map.push_back(fmt::format("{}@{}", i, cpus[std::min<std::size_t>(i, cpus.size() - 1)]));
+        const auto lcores = std::find(args.begin(), args.end(), "--lcores");
+        if (lcores != args.end())
+            *(lcores + 1) = fmt::format("{}", fmt::join(map, ","));
         eal_ = std::make_unique<shadownet::dpdk::eal_guard>(args, true);
     }
     void TearDown() override { eal_.reset(); }

@@ -4,7 +4,9 @@
 // traffic into the appliance's virtual ports and receives what the appliance
 // forwards back out. Every payload carries a stamp (magic, stream, sequence
 // number, TSC) so that the receiver can tell our packets from anything else and
-// notice reordering.
+// notice reordering. A stream is one client entering on one port: clients may
+// legitimately take different paths (primary, shadow), so order is only
+// promised, and checked, within a client's stream.
 //
 // Ownership: one thread (the control lcore in the embedded default) calls
 // poll()/stop_sending(); the counters are plain fields read by that same
@@ -33,7 +35,7 @@ struct traffic_totals {
     std::uint64_t backpressure = 0; // not accepted (appliance RX ring full): never reached the appliance
     std::uint64_t received = 0;     // came back with our stamp
     std::uint64_t foreign = 0;      // came back without our stamp
-    std::uint64_t reordered = 0;    // arrived with a lower sequence than one already seen on its stream
+    std::uint64_t reordered = 0;    // arrived with a lower sequence than one already seen on its (port, client) stream
 };
 
 // The payload stamp, right after the UDP header.
@@ -60,10 +62,10 @@ public:
 
 private:
     void send_on(std::size_t port_index, unsigned n) noexcept;
-    void fill(rte_mbuf* m, std::size_t port_index, std::uint32_t stream, std::uint64_t seq) noexcept;
+    // Writes packet number k of (port, queue); returns its stream.
+    std::uint32_t fill(rte_mbuf* m, std::size_t port_index, std::uint16_t queue, std::uint64_t k) noexcept;
 
-    // A stream is one (generator port, TX queue): sequence numbers are per stream.
-    static constexpr std::uint32_t streams_per_port = 16;
+    static constexpr std::uint16_t max_queues_per_port = 16;
 
     builtin_traffic_config cfg_;
     std::vector<traffic_port> ports_;
@@ -73,7 +75,8 @@ private:
     std::uint64_t start_tsc_ = 0; // set at the first poll: set-up time is not owed traffic
     double pkts_per_tsc_ = 0;     // 0: unpaced
     std::uint64_t attempted_ = 0; // packets the pacer has released so far
-    std::vector<std::uint64_t> next_seq_;      // per stream
+    std::vector<std::uint64_t> picked_;        // per (port, queue): packets made, to spread clients and flows
+    std::vector<std::uint64_t> next_seq_;      // per stream (port * clients + client)
     std::vector<std::uint64_t> max_seen_;      // per stream, highest sequence received + 1
     std::vector<std::uint16_t> next_queue_;    // per port, round-robin over its TX queues
     std::size_t next_port_ = 0;
