@@ -281,6 +281,10 @@ void appliance::start()
         p.start();
     for (auto& p : traffic_ports_)
         p.start();
+    // Started ports may have filled their RX descriptors from the pool: that
+    // is the level "every mbuf came back" is measured against.
+    pool_baseline_ = pool_->in_use();
+    traffic_pool_baseline_ = traffic_pool_ ? traffic_pool_->in_use() : 0;
     if (plan_.main_forwards) {
         rte_rcu_qsbr_thread_register(table_->rcu(), lcores_.front().conf.lcore_id);
     } else {
@@ -330,10 +334,14 @@ void appliance::register_new_clients()
         while ((n = rte_ring_dequeue_burst_elem(s.connect->get(), keys.data(), sizeof(dataplane::client_key),
                                                 keys.size(), nullptr)) > 0) {
             for (unsigned i = 0; i < n; ++i) {
+                // The baseline is read before the key goes in: from then on
+                // lcores count packets for the new client under this id.
+                const auto next = table_->next_id();
+                const client_totals baseline = next ? client_counters(*next) : client_totals{};
                 // Several lcores may report the same source; add() refuses known keys.
                 const auto id = table_->add(keys[i]);
                 if (id)
-                    registry_.add(*id, keys[i], now, client_counters(*id));
+                    registry_.add(*id, keys[i], now, *id == next ? baseline : client_counters(*id));
             }
         }
     }
@@ -533,6 +541,12 @@ stats_snapshot appliance::snapshot() const
     }
     if (traffic_)
         s.traffic = traffic_->totals();
+
+    s.mempools.push_back({"shadownet_pkts", pool_->size(), pool_->in_use(), pool_baseline_});
+    if (traffic_pool_)
+        s.mempools.push_back({"shadownet_gen", traffic_pool_->size(), traffic_pool_->in_use(), traffic_pool_baseline_});
+    for (const auto& r : handoff_)
+        s.rings.emplace_back(r->get()->name, r->count());
 
     s.clients.count = registry_.size();
     s.clients.capacity = table_->capacity();

@@ -155,6 +155,21 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.key("tx_bytes").begin_object().member("primary", t.tx_bytes[0]).member("shadow", t.tx_bytes[1]).end_object();
         w.member("drops", t.drops);
     };
+    w.key("mempools").begin_array();
+    for (const auto& m : s.mempools) {
+        w.begin_object();
+        w.member("name", m.name);
+        w.member("size", m.size);
+        w.member("in_use", m.in_use);
+        w.member("baseline", m.baseline);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("rings").begin_array();
+    for (const auto& [name, count] : s.rings)
+        w.begin_object().member("name", name).member("count", count).end_object();
+    w.end_array();
+
     w.key("clients").begin_object();
     w.member("count", std::uint64_t{s.clients.count});
     w.member("capacity", std::uint64_t{s.clients.capacity});

@@ -108,6 +108,8 @@ private:
     std::chrono::steady_clock::time_point next_tick_;
     std::uint64_t ticks_ = 0;
     std::vector<std::uint64_t> last_busy_; // per lcore slot, at the previous tick
+    unsigned pool_baseline_ = 0;           // appliance pool in use after the ports started
+    unsigned traffic_pool_baseline_ = 0;
 };
 
 // The `shadownet` command: parses the command line, initialises EAL (the

@@ -49,12 +49,21 @@ struct clients_snapshot {
     std::vector<client_snapshot> busiest; // by received packets, at most --summary-clients
 };
 
+struct mempool_snapshot {
+    std::string name;
+    unsigned size = 0;
+    unsigned in_use = 0;
+    unsigned baseline = 0; // in use once the ports were started, before traffic
+};
+
 struct stats_snapshot {
     std::chrono::steady_clock::time_point at;
     std::vector<port_snapshot> ports;
     std::vector<lcore_snapshot> lcores;
     std::optional<gen::traffic_totals> traffic;
     clients_snapshot clients;
+    std::vector<mempool_snapshot> mempools;
+    std::vector<std::pair<std::string, unsigned>> rings; // hand-off rings: name, packets waiting
 
     [[nodiscard]] std::uint64_t rx() const noexcept;
     [[nodiscard]] std::uint64_t tx() const noexcept;

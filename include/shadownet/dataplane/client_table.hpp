@@ -49,6 +49,15 @@ public:
     // Control lcore only. Registers a new client on its primary path; nullopt
     // when the key is already there (returns nothing new) or no id is left.
     std::optional<std::uint32_t> add(const client_key& key);
+    // The id the next successful add() will return. Lets the control lcore
+    // read the id's counters (left by an earlier client) before any lcore can
+    // count a packet for the new one.
+    [[nodiscard]] std::optional<std::uint32_t> next_id() const
+    {
+        if (free_.empty())
+            return std::nullopt;
+        return free_.back();
+    }
     // The client's id, if the key is known.
     [[nodiscard]] std::optional<std::uint32_t> find(const client_key& key) const;
     // Stores a new route for a registered client: one release store. The

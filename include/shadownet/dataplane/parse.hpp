@@ -20,7 +20,9 @@
 //   VLAN ids, so a drop can still be attributed), the others are 0.
 //
 // Which drop reason for which fault (status = 1 + drop_reason):
-//   truncated_l2           frame < 14 bytes, or a VLAN tag cut short;
+//   truncated_l2           frame < 14 bytes, or a VLAN tag cut short; also
+//                          (parse_mbuf) a chain holding fewer bytes than its
+//                          pkt_len, a driver fault rather than wire input;
 //   unsupported_ethertype  an ethertype other than IPv4/IPv6/ARP (including
 //                          802.3 length fields), or a third VLAN tag: triple
 //                          tagging is not a format we forward, so it is "an
@@ -54,12 +56,12 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
 
-#include <rte_byteorder.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -136,11 +138,16 @@ inline constexpr std::uint64_t ext_header_mask = (1ull << proto_hopopts) | (1ull
                                                  (1ull << proto_fragment) | (1ull << proto_dstopts) |
                                                  (1ull << proto_ah);
 
+// Not rte_be_to_cpu_16: on x86 it is inline asm (xchgb on the high and low
+// byte registers) that the compiler cannot fold into the load or schedule.
 inline std::uint16_t load_be16(const std::uint8_t* p) noexcept
 {
     std::uint16_t v;
     std::memcpy(&v, p, sizeof v);
-    return rte_be_to_cpu_16(v);
+    if constexpr (std::endian::native == std::endian::little)
+        return __builtin_bswap16(v);
+    else
+        return v;
 }
 
 constexpr parse_status fail(drop_reason r) noexcept { return parse_fail(r); }
@@ -392,19 +399,23 @@ inline parse_status parse_mbuf(const rte_mbuf* m, packet_meta& out) noexcept
     return parse_detail::parse_gathered(m, window, len, out);
 }
 
-// A burst: meta[i] and status[i] for pkts[i]. Prefetches the packet data a few
-// packets ahead, as DPDK's l3fwd does, so that the header loads overlap.
+// A burst: meta[i] and status[i] for pkts[i] (both arrays hold at least
+// pkts.size() entries). Prefetches the packet data a few packets ahead, as
+// DPDK's l3fwd does, so that the header loads overlap: about 0.4 ns/packet
+// when the data is already in L1 (the benchmark), a gain when it is not.
 inline void parse_burst(std::span<rte_mbuf* const> pkts, packet_meta* meta, parse_status* status) noexcept
 {
     constexpr std::size_t ahead = 4;
     const std::size_t n = pkts.size();
     for (std::size_t i = 0; i < n && i < ahead; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], const void*));
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i + ahead < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + ahead], const void*));
+    std::size_t i = 0;
+    for (; i + ahead < n; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i + ahead], const void*));
         status[i] = parse_mbuf(pkts[i], meta[i]);
     }
+    for (; i < n; ++i)
+        status[i] = parse_mbuf(pkts[i], meta[i]);
 }
 
 } // namespace shadownet::dataplane
