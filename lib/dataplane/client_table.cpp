@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 #include <rte_errno.h>
-#include <rte_jhash.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include "shadownet/core/error.hpp"
@@ -43,7 +43,8 @@ client_table::client_table(const std::string& name, std::uint32_t max_clients, i
     // rte_hash needs some slack to place every key; it rounds up to buckets of 8.
     params.entries = std::max<std::uint32_t>(max_clients + max_clients / 8, 64);
     params.key_len = sizeof(client_key);
-    params.hash_func = rte_jhash;
+    // CRC32 runs on the SSE4.2 instruction: a third of jhash's cost on a 20-byte key.
+    params.hash_func = rte_hash_crc;
     params.socket_id = socket;
     params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
     hash_ = rte_hash_create(&params);
