@@ -22,6 +22,14 @@ std::uint16_t make_port(const std::string& name, std::vector<rte_ring*>& rx, std
     return static_cast<std::uint16_t>(id);
 }
 
+std::vector<rte_ring*> raw(const std::vector<ring>& rings)
+{
+    std::vector<rte_ring*> out;
+    for (const auto& r : rings)
+        out.push_back(r.get());
+    return out;
+}
+
 // Removes the vdev itself, not only the ethdev: a later cable may then reuse
 // the name (tests build several appliances in one process).
 void close_port(const std::string& vdev_name) noexcept
@@ -41,12 +49,8 @@ vcable::vcable(const std::string& name, std::uint16_t a_rxq, std::uint16_t a_txq
         to_a_.emplace_back(fmt::format("{}_b2a{}", name, q), ring_size, socket, spsc);
     for (std::uint16_t q = 0; q < a_txq; ++q)
         to_b_.emplace_back(fmt::format("{}_a2b{}", name, q), ring_size, socket, spsc);
-    std::vector<rte_ring*> to_a;
-    std::vector<rte_ring*> to_b;
-    for (auto& r : to_a_)
-        to_a.push_back(r.get());
-    for (auto& r : to_b_)
-        to_b.push_back(r.get());
+    auto to_a = raw(to_a_);
+    auto to_b = raw(to_b_);
     side_a_ = make_port(name, to_a, to_b, socket);
 }
 
@@ -54,12 +58,8 @@ std::uint16_t vcable::open_side_b()
 {
     if (has_b_)
         return side_b_;
-    std::vector<rte_ring*> to_a;
-    std::vector<rte_ring*> to_b;
-    for (auto& r : to_a_)
-        to_a.push_back(r.get());
-    for (auto& r : to_b_)
-        to_b.push_back(r.get());
+    auto to_a = raw(to_a_);
+    auto to_b = raw(to_b_);
     side_b_ = make_port(name_ + "_peer", to_b, to_a, socket_);
     has_b_ = true;
     return side_b_;
