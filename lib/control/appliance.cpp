@@ -45,6 +45,21 @@ dataplane::client_key_config key_config(const client_config& c)
     return k;
 }
 
+// The built-in traffic: a scenario file, or one group of clients at a constant rate.
+gen::scenario builtin_scenario(const builtin_traffic_config& t)
+{
+    if (!t.scenario_file.empty()) {
+        auto sc = gen::load_scenario(t.scenario_file);
+        sc.duration = 0; // the appliance's --duration decides; the profiles keep their own times
+        return sc;
+    }
+    // 0 means as fast as the generator can: a rate it cannot reach.
+    auto sc = gen::simple_scenario(t.clients, t.rate_pps > 0 ? t.rate_pps : 1e9, 0);
+    sc.groups.front().flows = t.flows_per_client;
+    sc.groups.front().size = t.packet_size;
+    return sc;
+}
+
 const char* role_name(dataplane::lcore_role r)
 {
     switch (r) {
@@ -127,7 +142,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
 
     if (!cables_.empty()) {
         std::uint64_t ring_slots = 0;
-        std::vector<gen::traffic_port> tports;
+        std::vector<gen::engine_port> tports;
         std::vector<dpdk::port_setup> peer_setups;
         for (const auto& c : cables_) {
             dpdk::port_setup peer;
@@ -151,7 +166,13 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
                                                      static_cast<int>(rte_socket_id())));
         for (std::size_t i = 0; i < cables_.size(); ++i)
             traffic_ports_.emplace_back(cables_[i]->side_b(), peer_setups[i], traffic_pool_->get());
-        traffic_.emplace(cfg.traffic, std::move(tports), traffic_pool_->get(), cfg.burst);
+        // The far ends both send (into the polled ports) and receive (from every port).
+        std::vector<gen::engine_port> senders;
+        for (const auto& t : tports)
+            if (t.txq > 0)
+                senders.push_back(t);
+        traffic_.emplace(builtin_scenario(cfg.traffic), std::move(senders), std::move(tports), traffic_pool_->get(),
+                         cfg.burst);
     }
 
     table_ = std::make_unique<dataplane::client_table>("shadownet_clients", cfg.clients.max_clients,
@@ -295,6 +316,7 @@ void appliance::start()
     launched_ = true;
     started_at_ = std::chrono::steady_clock::now();
     next_tick_ = started_at_;
+    next_traffic_tick_ = started_at_;
 }
 
 double appliance::uptime_s() const noexcept
@@ -306,6 +328,13 @@ bool appliance::poll()
 {
     bool worked = false;
     if (traffic_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_traffic_tick_) {
+            traffic_->tick(uptime_s());
+            next_traffic_tick_ = std::max(now, next_traffic_tick_ +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(traffic_->plan().tick)));
+        }
         traffic_->poll();
         worked = true;
     }
@@ -539,8 +568,18 @@ stats_snapshot appliance::snapshot() const
         ls.announce_lost = c.announce_lost.read();
         s.lcores.push_back(std::move(ls));
     }
-    if (traffic_)
-        s.traffic = traffic_->totals();
+    if (traffic_) {
+        traffic_snapshot t;
+        t.totals = traffic_->totals();
+        const auto& h = traffic_->latency();
+        t.latency_p50_ns = h.quantile(0.5);
+        t.latency_p90_ns = h.quantile(0.9);
+        t.latency_p99_ns = h.quantile(0.99);
+        t.latency_p999_ns = h.quantile(0.999);
+        t.latency_max_ns = h.max();
+        t.rate_pps = traffic_->current_rate();
+        s.traffic = t;
+    }
 
     s.mempools.push_back({"shadownet_pkts", pool_->size(), pool_->in_use(), pool_baseline_});
     if (traffic_pool_)

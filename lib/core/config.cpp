@@ -127,7 +127,9 @@ po::options_description make_description(app_config& c, raw_options& raw)
          "offered packets per second over all virtual ports (0: as fast as possible)")
         ("traffic-clients", po::value(&c.traffic.clients)->value_name("N"), "distinct client source addresses")
         ("traffic-flows", po::value(&c.traffic.flows_per_client)->value_name("N"), "UDP flows per client")
-        ("packet-size", po::value(&c.traffic.packet_size)->value_name("BYTES"), "frame size without FCS (60-9000)");
+        ("packet-size", po::value(&c.traffic.packet_size)->value_name("BYTES"), "frame size without FCS (60-1518)")
+        ("traffic-scenario", po::value(&c.traffic.scenario_file)->value_name("FILE"),
+         "drive the virtual ports with a shadowgen scenario file (docs/generator.md) instead");
 
     po::options_description all("shadownet [EAL arguments --] [options]");
     all.add(run).add(ports).add(lcores).add(clients).add(traffic);
@@ -227,8 +229,8 @@ void validate(app_config& c, const raw_options& raw)
         throw config_error(fmt::format("--traffic-clients: {} is not in 1-1000000", c.traffic.clients));
     if (c.traffic.flows_per_client == 0 || c.traffic.flows_per_client > 65535)
         throw config_error(fmt::format("--traffic-flows: {} is not in 1-65535", c.traffic.flows_per_client));
-    if (c.traffic.packet_size < 60 || c.traffic.packet_size > 9000)
-        throw config_error(fmt::format("--packet-size: {} is not in 60-9000", c.traffic.packet_size));
+    if (c.traffic.packet_size < 60 || c.traffic.packet_size > 1518)
+        throw config_error(fmt::format("--packet-size: {} is not in 60-1518", c.traffic.packet_size));
 }
 
 // Boost's messages are good but not one line with our program name; keep them

@@ -32,10 +32,10 @@ void expect_accounted(const stats_snapshot& s)
     }
     EXPECT_EQ(s.rx(), s.tx() + s.drops_total());
     ASSERT_TRUE(s.traffic);
-    EXPECT_EQ(s.traffic->sent, s.rx());         // everything the generator put on the wire was received
-    EXPECT_EQ(s.traffic->received, s.tx());     // and everything transmitted came back
-    EXPECT_EQ(s.traffic->foreign, 0U);
-    EXPECT_EQ(s.traffic->reordered, 0U);
+    EXPECT_EQ(s.traffic->totals.sent, s.rx());         // everything the generator put on the wire was received
+    EXPECT_EQ(s.traffic->totals.received, s.tx());     // and everything transmitted came back
+    EXPECT_EQ(s.traffic->totals.foreign, 0U);
+    EXPECT_EQ(s.traffic->totals.reordered, 0U);
 }
 
 } // namespace

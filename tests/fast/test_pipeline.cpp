@@ -40,9 +40,9 @@ TEST(pipeline, hands_off_to_workers_and_accounts_for_every_packet)
     for (const auto& p : s.ports)
         EXPECT_EQ(p.rx, p.forwarded + p.drops_total());
     ASSERT_TRUE(s.traffic);
-    EXPECT_EQ(s.traffic->sent, s.rx());
-    EXPECT_EQ(s.traffic->received, s.tx());
-    EXPECT_EQ(s.traffic->reordered, 0U);
+    EXPECT_EQ(s.traffic->totals.sent, s.rx());
+    EXPECT_EQ(s.traffic->totals.received, s.tx());
+    EXPECT_EQ(s.traffic->totals.reordered, 0U);
     std::uint64_t handed = 0;
     for (const auto& l : s.lcores)
         if (l.role == "worker")

@@ -51,7 +51,11 @@ TEST(stats, summary_json_has_the_documented_fields)
     l.idle_cycles = 1000;
     l.packets = 100;
     s.lcores = {l};
-    s.traffic = gen::traffic_totals{.sent = 195, .backpressure = 0, .received = 185, .foreign = 0, .reordered = 0};
+    traffic_snapshot t;
+    t.totals.sent = 195;
+    t.totals.received = 185;
+    t.latency_p99_ns = 12'000;
+    s.traffic = t;
     const auto j = summary_json(s, 2.5, 2'000'000'000ULL);
     EXPECT_TRUE(contains(j, "\"elapsed_s\": 2.5"));
     EXPECT_TRUE(contains(j, "\"totals\": {\n    \"rx\": 195,\n    \"tx\": 185,\n    \"drops\": 10,"));
@@ -60,6 +64,7 @@ TEST(stats, summary_json_has_the_documented_fields)
     EXPECT_TRUE(contains(j, "\"busy_percent\": 75"));
     EXPECT_TRUE(contains(j, "\"cycles_per_packet\": 30"));
     EXPECT_TRUE(contains(j, "\"lost\": 10"));
+    EXPECT_TRUE(contains(j, "\"p99\": 12000"));
     // Every reason is present even when zero, so consumers can rely on the keys.
     for (const auto name : dataplane::drop_reason_names) {
         std::string quoted;

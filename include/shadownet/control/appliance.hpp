@@ -30,7 +30,7 @@
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/dpdk/ring.hpp"
 #include "shadownet/dpdk/vcable.hpp"
-#include "shadownet/gen/builtin_traffic.hpp"
+#include "shadownet/gen/engine.hpp"
 
 namespace shadownet::control {
 
@@ -80,7 +80,8 @@ private:
     std::optional<dpdk::mempool> traffic_pool_;
     std::vector<dpdk::port> ports_;
     std::vector<dpdk::port> traffic_ports_;
-    std::optional<gen::builtin_traffic> traffic_;
+    std::optional<gen::engine> traffic_;
+    std::chrono::steady_clock::time_point next_traffic_tick_;
 
     std::unique_ptr<dataplane::client_table> table_;
     client_registry registry_;

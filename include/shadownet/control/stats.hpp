@@ -12,7 +12,7 @@
 #include "shadownet/control/clients.hpp"
 #include "shadownet/dataplane/counters.hpp"
 #include "shadownet/dpdk/port.hpp"
-#include "shadownet/gen/builtin_traffic.hpp"
+#include "shadownet/gen/engine.hpp"
 
 namespace shadownet::control {
 
@@ -49,6 +49,14 @@ struct clients_snapshot {
     std::vector<client_snapshot> busiest; // by received packets, at most --summary-clients
 };
 
+// What the built-in traffic (the generator engine) measured.
+struct traffic_snapshot {
+    gen::engine_totals totals;
+    std::uint64_t latency_p50_ns = 0, latency_p90_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0,
+                  latency_max_ns = 0;
+    double rate_pps = 0; // offered now
+};
+
 struct mempool_snapshot {
     std::string name;
     unsigned size = 0;
@@ -60,7 +68,7 @@ struct stats_snapshot {
     std::chrono::steady_clock::time_point at;
     std::vector<port_snapshot> ports;
     std::vector<lcore_snapshot> lcores;
-    std::optional<gen::traffic_totals> traffic;
+    std::optional<traffic_snapshot> traffic;
     clients_snapshot clients;
     std::vector<mempool_snapshot> mempools;
     std::vector<std::pair<std::string, unsigned>> rings; // hand-off rings: name, packets waiting

@@ -22,7 +22,8 @@ struct builtin_traffic_config {
     double rate_pps = 1'000'000; // offered load over all virtual ports; 0 = as fast as the generator can
     std::uint32_t clients = 16;  // distinct source addresses
     std::uint32_t flows_per_client = 4;
-    std::uint16_t packet_size = 64; // frame size without FCS, 60..9000
+    std::uint16_t packet_size = 64; // frame size without FCS, 60..1518
+    std::string scenario_file;      // a shadowgen scenario instead of the constant rate above
 };
 
 enum class forwarding_mode : std::uint8_t { rtc, pipeline };
