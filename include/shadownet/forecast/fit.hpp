@@ -51,7 +51,7 @@ struct fit_options {
     std::optional<params> fixed;      // filter with these instead of estimating
     double phi_lo = 0.8, phi_hi = 0.98; // forecast::ets bounds for the damping factor
     int max_evals = 600;              // per Nelder-Mead run
-    bool multi_start = true;          // also try starts other than R's (0.3, 0.1, 0.1)
+    bool multi_start = true;          // explore beyond R's (0.3, 0.1, 0.1) and the warm start (false: quick refit)
     std::optional<params> warm_start; // previous fit, for refits
     bool keep_residuals = true;
     // One-step SSE on a series without missing points is minimised by the

@@ -8,7 +8,9 @@
 // over the window. In auto mode a refit is a contest: every candidate is
 // fitted on the window minus its tail and scored on the tail; the incumbent is
 // replaced only when a challenger would have done better by `switch_gain`
-// (hysteresis, so models do not flap). Intervals come from the recent live
+// (hysteresis, so models do not flap); when the tail would be under 24 points
+// (monthly, quarterly data) the contest is AICc on the whole window, with a
+// switch only on a 2-unit difference. Intervals come from the recent live
 // errors (relative when the series is positive), with an adaptive-conformal
 // correction of the tail levels and a quantile-tracking offset so long-run
 // coverage tracks the target even a day ahead.
