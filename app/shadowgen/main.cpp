@@ -1,0 +1,263 @@
+// shadowgen: the pktgen-style load generator. It sends per-client demand (a
+// scenario file, or --clients/--rate for a quick run) out of its TX ports and
+// measures what comes back on its RX ports: per client sent, received, lost,
+// duplicated and reordered packets, and latency.
+//
+// Usage: shadowgen [EAL arguments --] [options]. Without EAL arguments it runs
+// against nothing useful (a net_null port); give it ports, e.g. memif:
+//   shadowgen -l 0-1 --no-huge -m 512 --no-pci --file-prefix gen
+//       --vdev net_memif0,role=client,socket=/tmp/shadownet.sock -- --rate 100000 --duration 5
+//
+// Threads: one lcore (the main one) runs ticks, pacing, TX and RX.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+
+#include "shadownet/core/config.hpp"
+#include "shadownet/core/error.hpp"
+#include "shadownet/core/json.hpp"
+#include "shadownet/dpdk/eal.hpp"
+#include "shadownet/dpdk/mempool.hpp"
+#include "shadownet/dpdk/port.hpp"
+#include "shadownet/gen/engine.hpp"
+
+namespace po = boost::program_options;
+using namespace shadownet;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_signal(int sig)
+{
+    stop_requested.store(true, std::memory_order_relaxed);
+    std::signal(sig, SIG_DFL);
+}
+
+struct options {
+    std::string scenario_file;
+    std::vector<std::string> overrides;
+    std::uint32_t clients = 16;
+    double rate = 100'000;
+    double duration = 10;
+    std::uint16_t size = 64;
+    std::uint32_t flows = 4;
+    std::string tx_ports = "0";
+    std::string rx_ports;
+    std::string summary_json;
+    std::string timeseries_csv;
+    double drain_s = 0.5;
+    bool quiet = false;
+};
+
+options parse(const std::vector<std::string>& args, bool& help)
+{
+    options o;
+    po::options_description d("shadowgen [EAL arguments --] [options]");
+    d.add_options()
+        ("help,h", "print this help")
+        ("scenario", po::value(&o.scenario_file)->value_name("FILE"), "scenario file (docs/generator.md)")
+        ("set", po::value(&o.overrides)->value_name("KEY=VALUE")->composing(),
+         "override a scenario setting: duration=5, web.rate=2000 (repeatable)")
+        ("clients", po::value(&o.clients)->value_name("N"), "without --scenario: clients")
+        ("rate", po::value(&o.rate)->value_name("PPS"), "without --scenario: total packets per second")
+        ("size", po::value(&o.size)->value_name("BYTES"), "without --scenario: frame size (60-1518)")
+        ("flows", po::value(&o.flows)->value_name("N"), "without --scenario: UDP flows per client")
+        ("duration", po::value(&o.duration)->value_name("SECONDS"), "run this long (overrides the scenario's)")
+        ("tx-ports", po::value(&o.tx_ports)->value_name("LIST"), "ports to send on (default 0)")
+        ("rx-ports", po::value(&o.rx_ports)->value_name("LIST"), "ports to receive on (default: the TX ports)")
+        ("drain", po::value(&o.drain_s)->value_name("SECONDS"), "after sending stops, wait this long for stragglers")
+        ("summary-json", po::value(&o.summary_json)->value_name("FILE"), "write per-client results as JSON")
+        ("timeseries-csv", po::value(&o.timeseries_csv)->value_name("FILE"), "write t,group,offered,sent,received per tick")
+        ("quiet,q", po::bool_switch(&o.quiet), "no progress lines");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(d)
+                      .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+                      .run(),
+                  vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw config_error(e.what());
+    }
+    help = vm.count("help") > 0;
+    if (help)
+        fmt::print("{}", (std::ostringstream() << d).str());
+    if (!vm.count("duration"))
+        o.duration = -1; // the scenario decides
+    return o;
+}
+
+std::string summary(const gen::engine& e, double elapsed)
+{
+    const auto t = e.totals();
+    json_writer w;
+    w.begin_object();
+    w.member("elapsed_s", elapsed);
+    w.key("totals").begin_object();
+    w.member("offered", t.offered);
+    w.member("sent", t.sent);
+    w.member("received", t.received);
+    w.member("lost", t.lost());
+    w.member("duplicates", t.duplicates);
+    w.member("reordered", t.reordered);
+    w.member("backpressure", t.backpressure);
+    w.member("foreign", t.foreign);
+    w.end_object();
+    const auto& h = e.latency();
+    w.key("latency_ns").begin_object();
+    w.member("p50", h.quantile(0.5)).member("p90", h.quantile(0.9)).member("p99", h.quantile(0.99));
+    w.member("p99.9", h.quantile(0.999)).member("max", h.max());
+    w.end_object();
+    w.key("clients").begin_array();
+    for (std::size_t i = 0; i < e.client_count(); ++i) {
+        const auto& s = e.stats_of(i);
+        w.begin_object();
+        w.member("index", std::uint64_t{i});
+        w.member("group", e.plan().groups[e.group_of(i)].name);
+        w.member("offered", s.offered);
+        w.member("sent", s.sent);
+        w.member("received", s.received);
+        w.member("lost", s.lost());
+        w.member("duplicates", s.duplicates);
+        w.member("reordered", s.reordered);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    return w.str() + "\n";
+}
+
+int run(const split_args& args, const options& o)
+{
+    gen::scenario sc = o.scenario_file.empty() ? gen::simple_scenario(o.clients, o.rate, 10) : gen::load_scenario(o.scenario_file);
+    if (o.scenario_file.empty()) {
+        sc.groups.front().size = o.size;
+        sc.groups.front().flows = o.flows;
+    }
+    for (const auto& kv : o.overrides)
+        gen::apply_override(sc, kv);
+    if (o.duration >= 0)
+        sc.duration = o.duration;
+    if (!o.summary_json.empty() && !std::ofstream(o.summary_json, std::ios::app))
+        throw config_error(fmt::format("--summary-json: cannot write '{}'", o.summary_json));
+
+    std::vector<std::string> eal_args = args.eal;
+    bool owns = false;
+    if (!args.eal_given) {
+        eal_args = embedded_eal_args(args.eal.front(), dpdk::allowed_cpus(), dpdk::unique_file_prefix("shadowgen"), 1);
+        eal_args.push_back("--vdev");
+        eal_args.push_back("net_null0");
+        owns = true;
+    }
+    dpdk::eal_guard eal(eal_args, owns);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    const auto existing = dpdk::ethdev_ports();
+    const auto pick = [&](const std::string& list, const char* what) {
+        std::vector<std::uint16_t> out;
+        for (const auto p : parse_uint_list(list, what)) {
+            if (std::find(existing.begin(), existing.end(), p) == existing.end())
+                throw config_error(fmt::format("{}: port {} does not exist ({} ports)", what, p, existing.size()));
+            out.push_back(static_cast<std::uint16_t>(p));
+        }
+        return out;
+    };
+    const auto tx_ids = pick(o.tx_ports, "--tx-ports");
+    const auto rx_ids = pick(o.rx_ports.empty() ? o.tx_ports : o.rx_ports, "--rx-ports");
+    auto pool = dpdk::mempool::pktmbuf("shadowgen_pkts", 16383, 256, static_cast<int>(rte_socket_id()));
+    std::vector<dpdk::port> ports;
+    std::vector<gen::engine_port> tx;
+    std::vector<gen::engine_port> rx;
+    std::vector<std::uint16_t> all = tx_ids;
+    for (const auto p : rx_ids)
+        if (std::find(all.begin(), all.end(), p) == all.end())
+            all.push_back(p);
+    for (const auto p : all) {
+        dpdk::port_setup s;
+        ports.emplace_back(p, s, pool.get());
+        ports.back().start();
+    }
+    for (const auto p : tx_ids)
+        tx.push_back({p, 1, 1});
+    for (const auto p : rx_ids)
+        rx.push_back({p, 1, 1});
+    gen::engine e(sc, tx, rx, pool.get(), 32);
+    if (!o.quiet)
+        fmt::print("shadowgen: {} clients in {} groups, {} s, tx ports {}, rx ports {}\n", sc.client_count(),
+                   sc.groups.size(), sc.duration, o.tx_ports, o.rx_ports.empty() ? o.tx_ports : o.rx_ports);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    double next_tick = 0;
+    double next_print = 1;
+    bool sending = true;
+    double stopped_at = -1;
+    while (!stop_requested.load(std::memory_order_relaxed)) {
+        const double t = since();
+        if (t >= next_tick) {
+            sending = e.tick(t) && sending;
+            next_tick += sc.tick;
+            if (!sending && stopped_at < 0)
+                stopped_at = t;
+        }
+        e.poll();
+        if (stopped_at >= 0 && t - stopped_at >= o.drain_s)
+            break;
+        if (!o.quiet && t >= next_print) {
+            const auto tot = e.totals();
+            fmt::print("[{:6.1f}s] offered {:.0f} pps | sent {} received {} lost {} reordered {} | p99 {} us\n", t,
+                       e.current_rate(), tot.sent, tot.received, tot.lost(), tot.reordered,
+                       e.latency().quantile(0.99) / 1000);
+            std::fflush(stdout);
+            next_print += 1;
+        }
+    }
+    e.stop_sending();
+    const double elapsed = since();
+    const auto tot = e.totals();
+    fmt::print("shadowgen: sent {} received {} lost {} duplicates {} reordered {} backpressure {}; latency p50 {} us "
+               "p99 {} us max {} us\n",
+               tot.sent, tot.received, tot.lost(), tot.duplicates, tot.reordered, tot.backpressure,
+               e.latency().quantile(0.5) / 1000, e.latency().quantile(0.99) / 1000, e.latency().max() / 1000);
+    if (!o.summary_json.empty())
+        std::ofstream(o.summary_json, std::ios::trunc) << summary(e, elapsed);
+    if (!o.timeseries_csv.empty()) {
+        std::ofstream csv(o.timeseries_csv, std::ios::trunc);
+        csv << "t,group,offered_pps,sent_pps,received_pps\n";
+        for (const auto& r : e.series())
+            csv << fmt::format("{:.3f},{},{:.1f},{:.1f},{:.1f}\n", r.t, sc.groups[r.group].name, r.offered_pps,
+                               r.sent_pps, r.received_pps);
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        const auto args = split_command_line(argc, argv);
+        bool help = false;
+        const auto o = parse(args.app, help);
+        if (help)
+            return 0;
+        return run(args, o);
+    } catch (const config_error& e) {
+        fmt::print(stderr, "shadowgen: error: {}\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "shadowgen: error: {}\n", e.what());
+        return 1;
+    }
+}
