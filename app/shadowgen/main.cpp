@@ -104,19 +104,7 @@ std::string summary(const gen::engine& e, double elapsed)
     w.begin_object();
     w.member("elapsed_s", elapsed);
     w.key("totals").begin_object();
-    w.member("offered", t.offered);
-    w.member("sent", t.sent);
-    w.member("received", t.received);
-    w.member("lost", t.lost());
-    w.member("duplicates", t.duplicates);
-    w.member("reordered", t.reordered);
-    w.member("backpressure", t.backpressure);
-    w.member("foreign", t.foreign);
-    w.end_object();
-    const auto& h = e.latency();
-    w.key("latency_ns").begin_object();
-    w.member("p50", h.quantile(0.5)).member("p90", h.quantile(0.9)).member("p99", h.quantile(0.99));
-    w.member("p99.9", h.quantile(0.999)).member("max", h.max());
+    gen::write_traffic_json(w, t, e.latency());
     w.end_object();
     w.key("clients").begin_array();
     for (std::size_t i = 0; i < e.client_count(); ++i) {

@@ -571,12 +571,7 @@ stats_snapshot appliance::snapshot() const
     if (traffic_) {
         traffic_snapshot t;
         t.totals = traffic_->totals();
-        const auto& h = traffic_->latency();
-        t.latency_p50_ns = h.quantile(0.5);
-        t.latency_p90_ns = h.quantile(0.9);
-        t.latency_p99_ns = h.quantile(0.99);
-        t.latency_p999_ns = h.quantile(0.999);
-        t.latency_max_ns = h.max();
+        t.latency = traffic_->latency();
         t.rate_pps = traffic_->current_rate();
         s.traffic = t;
     }

@@ -60,7 +60,7 @@ std::string format_progress(const stats_snapshot& prev, const stats_snapshot& cu
     line += fmt::format(" | drops {}", cur.drops_total() - prev.drops_total());
     if (cur.traffic)
         line += fmt::format(" | gen sent {} recv {} p99 {} us", cur.traffic->totals.sent, cur.traffic->totals.received,
-                            cur.traffic->latency_p99_ns / 1000);
+                            cur.traffic->latency.quantile(0.99) / 1000);
     return line;
 }
 
@@ -81,8 +81,8 @@ std::string format_final(const stats_snapshot& s, double elapsed_s)
         out += fmt::format("  built-in traffic: sent {} received {} lost {} reordered {} duplicates {} backpressure {}; "
                            "latency p50 {} us p99 {} us max {} us\n",
                            t.sent, t.received, t.lost(), t.reordered, t.duplicates, t.backpressure,
-                           s.traffic->latency_p50_ns / 1000, s.traffic->latency_p99_ns / 1000,
-                           s.traffic->latency_max_ns / 1000);
+                           s.traffic->latency.quantile(0.5) / 1000, s.traffic->latency.quantile(0.99) / 1000,
+                           s.traffic->latency.max() / 1000);
     }
     return out;
 }
@@ -194,23 +194,8 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
     w.end_object();
 
     if (s.traffic) {
-        const auto& t = s.traffic->totals;
         w.key("traffic").begin_object();
-        w.member("offered", t.offered);
-        w.member("sent", t.sent);
-        w.member("received", t.received);
-        w.member("lost", t.lost());
-        w.member("reordered", t.reordered);
-        w.member("duplicates", t.duplicates);
-        w.member("foreign", t.foreign);
-        w.member("backpressure", t.backpressure);
-        w.key("latency_ns").begin_object();
-        w.member("p50", s.traffic->latency_p50_ns);
-        w.member("p90", s.traffic->latency_p90_ns);
-        w.member("p99", s.traffic->latency_p99_ns);
-        w.member("p99.9", s.traffic->latency_p999_ns);
-        w.member("max", s.traffic->latency_max_ns);
-        w.end_object();
+        gen::write_traffic_json(w, s.traffic->totals, s.traffic->latency);
         w.end_object();
     }
     w.end_object();

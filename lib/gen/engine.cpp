@@ -354,6 +354,25 @@ void engine::poll() noexcept
     receive();
 }
 
+void write_traffic_json(json_writer& w, const engine_totals& t, const latency_histogram& latency)
+{
+    w.member("offered", t.offered);
+    w.member("sent", t.sent);
+    w.member("received", t.received);
+    w.member("lost", t.lost());
+    w.member("reordered", t.reordered);
+    w.member("duplicates", t.duplicates);
+    w.member("foreign", t.foreign);
+    w.member("backpressure", t.backpressure);
+    w.key("latency_ns").begin_object();
+    w.member("p50", latency.quantile(0.5));
+    w.member("p90", latency.quantile(0.9));
+    w.member("p99", latency.quantile(0.99));
+    w.member("p99.9", latency.quantile(0.999));
+    w.member("max", latency.max());
+    w.end_object();
+}
+
 engine_totals engine::totals() const noexcept
 {
     engine_totals t;

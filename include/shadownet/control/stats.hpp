@@ -52,8 +52,7 @@ struct clients_snapshot {
 // What the built-in traffic (the generator engine) measured.
 struct traffic_snapshot {
     gen::engine_totals totals;
-    std::uint64_t latency_p50_ns = 0, latency_p90_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0,
-                  latency_max_ns = 0;
+    gen::latency_histogram latency;
     double rate_pps = 0; // offered now
 };
 

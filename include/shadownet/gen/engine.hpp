@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "shadownet/core/json.hpp"
 #include "shadownet/gen/scenario.hpp"
 
 namespace shadownet::gen {
@@ -86,6 +87,11 @@ struct tick_row {
     double sent_pps = 0;
     double received_pps = 0;
 };
+
+// Writes the totals and a "latency_ns" object (p50, p90, p99, p99.9, max)
+// as members of the JSON object being written: shadowgen's summary and the
+// appliance's "traffic" section share the one format.
+void write_traffic_json(json_writer& w, const engine_totals& t, const latency_histogram& latency);
 
 class engine {
 public:
