@@ -107,10 +107,49 @@ engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port
     }
     stats_.resize(clients_.size());
     active_.reserve(clients_.size());
+    build_templates();
     group_sent_mark_.assign(sc_.groups.size(), 0);
     group_recv_mark_.assign(sc_.groups.size(), 0);
     group_offered_mark_.assign(sc_.groups.size(), 0);
     ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
+}
+
+void engine::build_templates()
+{
+    templates_.assign(sc_.groups.size(), {});
+    // fill_general writes the reference headers into a scratch mbuf-sized buffer.
+    alignas(64) std::array<std::uint8_t, 2048 + RTE_PKTMBUF_HEADROOM> buf{};
+    rte_mbuf scratch{};
+    scratch.buf_addr = buf.data();
+    scratch.buf_len = static_cast<std::uint16_t>(buf.size());
+    scratch.data_off = RTE_PKTMBUF_HEADROOM;
+    for (std::uint32_t g = 0; g < sc_.groups.size(); ++g) {
+        const auto& grp = sc_.groups[g];
+        header_template& t = templates_[g];
+        if (grp.size == 0 || grp.spoof != 0)
+            continue;
+        // The group's first client as the model; its source address and
+        // checksum are patched per packet.
+        std::uint32_t first = 0;
+        while (first < clients_.size() && clients_[first].group != g)
+            ++first;
+        if (first == clients_.size())
+            continue;
+        fill_general(&scratch, first, 0, 0);
+        t.header_len = static_cast<std::uint16_t>(eth_ip + l4_len(grp.proto));
+        t.size = scratch.data_len;
+        std::memcpy(t.bytes.data(), buf.data() + RTE_PKTMBUF_HEADROOM, t.header_len);
+        t.usable = true;
+        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(t.bytes.data() + sizeof(rte_ether_hdr));
+        for (auto& c : clients_) {
+            if (c.group != g)
+                continue;
+            rte_ipv4_hdr h = *ip;
+            h.src_addr = rte_cpu_to_be_32(c.src);
+            h.hdr_checksum = 0;
+            c.ip_cksum = rte_ipv4_cksum(&h);
+        }
+    }
 }
 
 bool engine::tick(double t)
@@ -168,7 +207,40 @@ bool engine::tick(double t)
     return running;
 }
 
-void engine::fill(rte_mbuf* m, std::uint32_t index, std::uint64_t seq) noexcept
+static std::uint16_t flow_of(std::uint64_t seq, std::uint32_t flows) noexcept
+{
+    return static_cast<std::uint16_t>((flows & (flows - 1)) == 0 ? seq & (flows - 1) : seq % flows);
+}
+
+void engine::fill(rte_mbuf* m, std::uint32_t index, std::uint64_t seq, std::uint64_t tsc) noexcept
+{
+    const client& c = clients_[index];
+    const header_template& t = templates_[c.group];
+    if (!t.usable) {
+        fill_general(m, index, seq, tsc);
+        return;
+    }
+    const client_group& g = sc_.groups[c.group];
+    auto* data = rte_pktmbuf_mtod(m, std::uint8_t*);
+    std::memcpy(data, t.bytes.data(), t.header_len);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + sizeof(rte_ether_hdr));
+    ip->src_addr = rte_cpu_to_be_32(c.src);
+    ip->hdr_checksum = c.ip_cksum;
+    const auto sport = static_cast<std::uint16_t>(g.sport + flow_of(seq, g.flows));
+    // Source port and (TCP) sequence are the first fields of both L4 headers.
+    auto* l4 = data + eth_ip;
+    const std::uint16_t sport_be = rte_cpu_to_be_16(sport);
+    std::memcpy(l4, &sport_be, 2);
+    if (g.proto != l4_kind::udp) {
+        const std::uint32_t seq_be = rte_cpu_to_be_32(static_cast<std::uint32_t>(seq));
+        std::memcpy(l4 + 4, &seq_be, 4);
+    }
+    write_stamp(data + t.header_len, payload_stamp{stamp_magic, index, seq, tsc});
+    m->data_len = t.size;
+    m->pkt_len = t.size;
+}
+
+void engine::fill_general(rte_mbuf* m, std::uint32_t index, std::uint64_t seq, std::uint64_t tsc) noexcept
 {
     const client& c = clients_[index];
     const client_group& g = sc_.groups[c.group];
@@ -199,8 +271,7 @@ void engine::fill(rte_mbuf* m, std::uint32_t index, std::uint64_t seq) noexcept
     ip->dst_addr = rte_cpu_to_be_32(g.dst);
     ip->hdr_checksum = rte_ipv4_cksum(ip);
 
-    const auto flow = static_cast<std::uint16_t>(seq % g.flows);
-    const auto sport = static_cast<std::uint16_t>(g.sport + flow);
+    const auto sport = static_cast<std::uint16_t>(g.sport + flow_of(seq, g.flows));
     if (g.proto == l4_kind::udp) {
         auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
         udp->src_port = rte_cpu_to_be_16(sport);
@@ -217,7 +288,7 @@ void engine::fill(rte_mbuf* m, std::uint32_t index, std::uint64_t seq) noexcept
         tcp->tcp_flags = g.proto == l4_kind::syn ? RTE_TCP_SYN_FLAG : (RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG);
         tcp->rx_win = rte_cpu_to_be_16(65535);
     }
-    write_stamp(data + eth_ip + l4_len(g.proto), payload_stamp{stamp_magic, index, seq, rte_rdtsc()});
+    write_stamp(data + eth_ip + l4_len(g.proto), payload_stamp{stamp_magic, index, seq, tsc});
     m->data_len = size;
     m->pkt_len = size;
 }
@@ -251,8 +322,11 @@ void engine::send_burst(unsigned n) noexcept
         }
         return;
     }
+    // One TSC read per burst: the burst leaves together, and rdtsc is not
+    // free (it traps on some hypervisors).
+    const std::uint64_t tsc = rte_rdtsc();
     for (unsigned k = 0; k < made; ++k)
-        fill(pkts[k], who[k], clients_[who[k]].next_seq++);
+        fill(pkts[k], who[k], clients_[who[k]].next_seq++, tsc);
     // Each client has its own TX queue (as RSS would place it): send per queue,
     // keeping every client's packets in order.
     std::array<rte_mbuf*, max_burst> qpkts;

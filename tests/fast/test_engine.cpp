@@ -10,6 +10,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "shadownet/dpdk/mempool.hpp"
@@ -52,6 +53,16 @@ TEST(engine, counts_injected_loss_reordering_and_duplicates)
         }
         const auto sent = e.totals().sent;
         ASSERT_EQ(wire.size(), sent);
+        // The headers (built from a per-group template) are valid IPv4/UDP from the client's address.
+        for (const auto* m : wire) {
+            rte_ipv4_hdr h = *rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+            const std::uint16_t carried = h.hdr_checksum;
+            h.hdr_checksum = 0;
+            ASSERT_EQ(rte_ipv4_cksum(&h), carried);
+            const auto st = gen::read_stamp(rte_pktmbuf_mtod_offset(m, const std::uint8_t*, 42));
+            ASSERT_EQ(rte_be_to_cpu_32(h.src_addr), ((10U << 24) | 1U) + st.client);
+            ASSERT_EQ(rte_pktmbuf_pkt_len(m), 64U);
+        }
         EXPECT_NEAR(static_cast<double>(sent), 4000, 40); // the rate asked for, within 1 %
 
         // Every 100th packet is lost, two neighbours are swapped every 250,
