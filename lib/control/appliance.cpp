@@ -525,6 +525,11 @@ void appliance::stop()
 
 stats_snapshot appliance::snapshot() const
 {
+    return snapshot(cfg_.clients.summary_clients, true);
+}
+
+stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) const
+{
     stats_snapshot s;
     s.at = std::chrono::steady_clock::now();
     for (const auto& p : ports_) {
@@ -592,12 +597,13 @@ stats_snapshot appliance::snapshot() const
         all.push_back({id, dataplane::to_string(rec.key), rec.via == dataplane::path::shadow ? "shadow" : "primary",
                        client_counters(id) - rec.baseline});
     }
-    const std::size_t keep = std::min<std::size_t>(all.size(), cfg_.clients.summary_clients);
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
-                      [](const client_snapshot& a, const client_snapshot& b) {
-                          return a.totals.rx_packets > b.totals.rx_packets ||
-                                 (a.totals.rx_packets == b.totals.rx_packets && a.id < b.id);
-                      });
+    const std::size_t keep = std::min<std::size_t>(all.size(), max_clients);
+    if (busiest_first)
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                          [](const client_snapshot& a, const client_snapshot& b) {
+                              return a.totals.rx_packets > b.totals.rx_packets ||
+                                     (a.totals.rx_packets == b.totals.rx_packets && a.id < b.id);
+                          });
     all.resize(keep);
     s.clients.busiest = std::move(all);
     return s;

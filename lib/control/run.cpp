@@ -11,6 +11,7 @@
 #include <rte_cycles.h>
 
 #include "shadownet/control/appliance.hpp"
+#include "shadownet/control/telemetry.hpp"
 #include "shadownet/core/error.hpp"
 #include "shadownet/dpdk/eal.hpp"
 
@@ -97,6 +98,8 @@ int run(const split_args& args, app_config cfg)
         std::fflush(stdout);
     }
     app.start();
+    register_telemetry();
+    publish_telemetry(std::make_shared<const stats_snapshot>(app.snapshot(SIZE_MAX, false)));
 
     const auto t0 = std::chrono::steady_clock::now();
     const auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -115,6 +118,8 @@ int run(const split_args& args, app_config cfg)
                 std::fflush(stdout);
             }
             prev = std::move(cur);
+            // What /shadownet/... telemetry reports: every client, in id order.
+            publish_telemetry(std::make_shared<const stats_snapshot>(app.snapshot(SIZE_MAX, false)));
             next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                 std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
         }
@@ -122,6 +127,7 @@ int run(const split_args& args, app_config cfg)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     app.stop();
+    publish_telemetry(nullptr);
     const double ran = elapsed();
     const auto final_stats = app.snapshot();
     fmt::print("{}", format_final(final_stats, ran));

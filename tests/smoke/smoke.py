@@ -403,6 +403,51 @@ def scenario_memif():
     print(f"ok: memif, {gd['sent']} sent = appliance rx = received")
 
 
+def scenario_telemetry():
+    """The /shadownet/... endpoints, read with DPDK's own dpdk-telemetry.py while traffic flows."""
+    prefix = f"shadownet-smoke-tel-{os.getpid()}"
+    sn = subprocess.Popen([BIN, "-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix,
+                           "--log-level", "*:error", "--", "--virtual-ports", "2", "--traffic-clients", "100",
+                           "--traffic-rate", "200000", "-q"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.5)
+        cmds = ["/shadownet/ports", "/shadownet/clients,0,64", "/shadownet/clients,64,64",
+                "/shadownet/client,1", "/shadownet/client,99999", "/shadownet/drops", "/shadownet/lcores",
+                "/shadownet/traffic"]
+        q = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input="\n".join(cmds) + "\n",
+                           capture_output=True, text=True, timeout=30)
+        replies = {}
+        for line in q.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                doc = json.loads(line)
+                for k, v in doc.items():
+                    if k.startswith("/shadownet"):
+                        replies.setdefault(k, []).append(v)
+        check("/shadownet/ports" in replies, f"no reply from telemetry: {q.stdout} {q.stderr}")
+        ports = replies["/shadownet/ports"][0]
+        check(len(ports) == 2 and all(p["rx"] > 0 for p in ports.values()), f"ports {ports}")
+        page1, page2 = replies["/shadownet/clients"]
+        check(page1["total"] == 100, f"clients total {page1['total']}")
+        listed = [k for k in page1 if k.isdigit()] + [k for k in page2 if k.isdigit()]
+        check(len(page1) - 3 == 64 and page1["next"] == 64, f"first page: {len(page1) - 3} clients, next {page1['next']}")
+        check(len(set(listed)) == 100 and page2["next"] == 0, f"two pages list {len(set(listed))} clients")
+        one, missing = replies["/shadownet/client"]
+        check(one["id"] == 1 and one["key"].startswith("10.0.0.") and one["rx_packets"] > 0, f"client 1: {one}")
+        check(missing is None, f"an unknown client must be null, got {missing}")
+        drops = replies["/shadownet/drops"][0]
+        check(set(drops) >= {"tx_full", "no_route", "bad_ihl"}, f"drops {drops}")
+        check(replies["/shadownet/lcores"][0], "lcores")
+        check(replies["/shadownet/traffic"][0]["sent"] > 0, "traffic")
+    finally:
+        sn.send_signal(signal.SIGINT)
+        sn.communicate(timeout=30)
+        shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
+    check(sn.returncode == 0, f"shadownet exit {sn.returncode}")
+    print("ok: telemetry endpoints, paged clients")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":

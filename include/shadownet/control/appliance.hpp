@@ -57,7 +57,10 @@ public:
     // tests call these. Throws std::out_of_range for an unknown client.
     dataplane::route set_client_route(std::uint32_t client, dataplane::path via);
 
+    // Clients listed: the busiest --summary-clients.
     [[nodiscard]] stats_snapshot snapshot() const;
+    // Clients listed: at most max_clients, the busiest first or in id order.
+    [[nodiscard]] stats_snapshot snapshot(std::size_t max_clients, bool busiest_first) const;
     [[nodiscard]] client_totals client_counters(std::uint32_t id) const; // raw, summed over lcores
     [[nodiscard]] const forwarding_plan& plan() const noexcept { return plan_; }
     [[nodiscard]] const client_registry& clients() const noexcept { return registry_; }

@@ -1,0 +1,187 @@
+#include "shadownet/control/telemetry.hpp"
+
+#include <charconv>
+#include <mutex>
+#include <string>
+
+#include <rte_telemetry.h>
+
+namespace shadownet::control {
+
+namespace {
+
+std::mutex published_mutex;
+std::shared_ptr<const stats_snapshot> published; // guarded by published_mutex
+
+std::shared_ptr<const stats_snapshot> current()
+{
+    std::lock_guard lock(published_mutex);
+    return published;
+}
+
+// 22.11 names it _u64; later releases _uint. One place to change.
+void add_u64(rte_tel_data* d, const std::string& name, std::uint64_t v)
+{
+    rte_tel_data_add_dict_u64(d, name.c_str(), v);
+}
+
+unsigned parse_param(const char* params, std::size_t index, unsigned fallback)
+{
+    if (params == nullptr)
+        return fallback;
+    std::string p(params);
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < index; ++i) {
+        start = p.find(',', start);
+        if (start == std::string::npos)
+            return fallback;
+        ++start;
+    }
+    const std::size_t end = p.find(',', start);
+    const std::string item = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    unsigned v = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    return ec == std::errc() && ptr == item.data() + item.size() && !item.empty() ? v : fallback;
+}
+
+void client_dict(rte_tel_data* d, const client_snapshot& c)
+{
+    add_u64(d, "id", c.id);
+    rte_tel_data_add_dict_string(d, "key", c.key.c_str());
+    rte_tel_data_add_dict_string(d, "path", c.path.c_str());
+    add_u64(d, "rx_packets", c.totals.rx_packets);
+    add_u64(d, "rx_bytes", c.totals.rx_bytes);
+    add_u64(d, "tx_packets_primary", c.totals.tx_packets[0]);
+    add_u64(d, "tx_packets_shadow", c.totals.tx_packets[1]);
+    add_u64(d, "drops", c.totals.drops);
+}
+
+int on_ports(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s)
+        return 0;
+    for (const auto& p : s->ports) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "name", p.name.c_str());
+        add_u64(c, "rx", p.rx);
+        add_u64(c, "tx", p.tx);
+        add_u64(c, "forwarded", p.forwarded);
+        add_u64(c, "drops", p.drops_total());
+        rte_tel_data_add_dict_container(d, std::to_string(p.id).c_str(), c, 0);
+    }
+    return 0;
+}
+
+int on_drops(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s)
+        return 0;
+    const auto drops = s->drops();
+    for (std::size_t r = 0; r < dataplane::drop_reason_count; ++r)
+        add_u64(d, std::string(dataplane::drop_reason_names[r]), drops[r]);
+    return 0;
+}
+
+int on_lcores(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s)
+        return 0;
+    for (const auto& l : s->lcores) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "role", l.role.c_str());
+        add_u64(c, "loops", l.loops);
+        add_u64(c, "busy_cycles", l.busy_cycles);
+        add_u64(c, "idle_cycles", l.idle_cycles);
+        add_u64(c, "packets", l.packets);
+        add_u64(c, "cycles_per_packet", l.packets ? l.busy_cycles / l.packets : 0);
+        add_u64(c, "route_switches", l.switches);
+        rte_tel_data_add_dict_container(d, std::to_string(l.id).c_str(), c, 0);
+    }
+    return 0;
+}
+
+// /shadownet/clients,START,COUNT: clients in id order, a page at a time.
+int on_clients(const char*, const char* params, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s)
+        return 0;
+    const auto& all = s->clients.busiest; // published sorted by id, all of them
+    const std::size_t start = parse_param(params, 0, 0);
+    const std::size_t count = std::min<std::size_t>(parse_param(params, 1, telemetry_page_max), telemetry_page_max);
+    add_u64(d, "total", s->clients.count);
+    add_u64(d, "start", start);
+    const std::size_t end = std::min(all.size(), start + count);
+    add_u64(d, "next", end < all.size() ? end : 0);
+    for (std::size_t i = start; i < end; ++i) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        client_dict(c, all[i]);
+        rte_tel_data_add_dict_container(d, std::to_string(all[i].id).c_str(), c, 0);
+    }
+    return 0;
+}
+
+// /shadownet/client,ID
+int on_client(const char*, const char* params, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s)
+        return 0;
+    const unsigned id = parse_param(params, 0, 0);
+    for (const auto& c : s->clients.busiest)
+        if (c.id == id) {
+            client_dict(d, c);
+            return 0;
+        }
+    return -1; // dpdk-telemetry.py shows null: no such client
+}
+
+int on_traffic(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s || !s->traffic)
+        return 0;
+    const auto& t = s->traffic->totals;
+    add_u64(d, "sent", t.sent);
+    add_u64(d, "received", t.received);
+    add_u64(d, "lost", t.lost());
+    add_u64(d, "reordered", t.reordered);
+    add_u64(d, "latency_p99_ns", s->traffic->latency.quantile(0.99));
+    return 0;
+}
+
+} // namespace
+
+void register_telemetry()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        rte_telemetry_register_cmd("/shadownet/ports", on_ports, "Per port rx, tx, forwarded, drops");
+        rte_telemetry_register_cmd("/shadownet/drops", on_drops, "Drops by reason, all ports");
+        rte_telemetry_register_cmd("/shadownet/lcores", on_lcores, "Per forwarding lcore: role, loops, cycles");
+        rte_telemetry_register_cmd("/shadownet/clients", on_clients,
+                                   "Clients by id, paged. Parameters: start,count (count <= 64)");
+        rte_telemetry_register_cmd("/shadownet/client", on_client, "One client. Parameter: client id");
+        rte_telemetry_register_cmd("/shadownet/traffic", on_traffic, "Built-in traffic: sent, received, lost");
+    });
+}
+
+void publish_telemetry(std::shared_ptr<const stats_snapshot> s)
+{
+    std::lock_guard lock(published_mutex);
+    published = std::move(s);
+}
+
+} // namespace shadownet::control
