@@ -448,6 +448,52 @@ def scenario_telemetry():
     print("ok: telemetry endpoints, paged clients")
 
 
+def scenario_prometheus():
+    """scripts/shadownet-exporter turns the telemetry into Prometheus text a scraper can read."""
+    import urllib.request
+    root = os.environ.get("SHADOWNET_SOURCE_ROOT", os.getcwd())
+    prefix = f"shadownet-smoke-prom-{os.getpid()}"
+    with socket_port() as port:
+        pass
+    sn = subprocess.Popen([BIN, "-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix,
+                           "--log-level", "*:error", "--", "--virtual-ports", "2", "--traffic-clients", "8", "-q"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ex = subprocess.Popen(["/usr/bin/python3", os.path.join(root, "scripts", "shadownet-exporter"),
+                           "--file-prefix", prefix, "--port", str(port)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.5)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        samples = [l for l in body.splitlines() if l and not l.startswith("#")]
+        names = {l.split("{")[0].split(" ")[0] for l in samples}
+        for want in ("shadownet_port_rx_packets_total", "shadownet_drops_total", "shadownet_lcore_busy_cycles_total",
+                     "shadownet_client_rx_packets_total", "shadownet_client_tx_packets_total", "shadownet_clients"):
+            check(want in names, f"no {want} in the scrape: {sorted(names)}")
+        clients = [l for l in samples if l.startswith("shadownet_client_rx_packets_total{")]
+        check(len(clients) == 8 and 'key="10.0.0.1"' in body, f"8 clients with keys: {clients}")
+        check(all(float(l.rsplit(" ", 1)[1]) > 0 for l in clients), "client counters move")
+        check('path="shadow"' in body and 'path="primary"' in body, "tx by path")
+    finally:
+        ex.terminate()
+        ex.communicate(timeout=10)
+        sn.send_signal(signal.SIGINT)
+        sn.communicate(timeout=30)
+        shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
+    print(f"ok: scrape with {len(samples)} samples")
+
+
+class socket_port:
+    """A free TCP port on the loopback (closed again before use)."""
+    def __enter__(self):
+        import socket
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        return self.s.getsockname()[1]
+
+    def __exit__(self, *a):
+        self.s.close()
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":
