@@ -190,42 +190,9 @@ void run_pass(const model_spec& spec, bool jac, SHADOWNET_PASS_ARGS) {
 #undef SHADOWNET_PASS_ARGS
 #undef SHADOWNET_PASS_CALL
 
-// Parameter vector <-> params, same order as fit.cpp: alpha, beta, gamma, phi.
-struct layout {
-    int dims = 0;
-    bool beta = false, gamma = false, phi = false;
-};
+using layout = param_layout;
+using vec = param_vector;
 
-layout layout_of(const model_spec& spec) {
-    layout l;
-    l.dims = 1;
-    if (spec.has_trend()) { l.beta = true; ++l.dims; }
-    if (spec.season == season_kind::additive || spec.season == season_kind::multiplicative) { l.gamma = true; ++l.dims; }
-    if (spec.trend == trend_kind::damped) { l.phi = true; ++l.dims; }
-    return l;
-}
-
-using vec = std::array<double, 4>;
-
-params unpack(const layout& lay, const vec& x) {
-    params p;
-    int i = 0;
-    p.alpha = x[static_cast<std::size_t>(i++)];
-    p.beta = lay.beta ? x[static_cast<std::size_t>(i++)] : 0.0;
-    p.gamma = lay.gamma ? x[static_cast<std::size_t>(i++)] : 0.0;
-    p.phi = lay.phi ? x[static_cast<std::size_t>(i++)] : 1.0;
-    return p;
-}
-
-vec pack(const layout& lay, const params& p) {
-    vec x{};
-    std::size_t i = 0;
-    x[i++] = p.alpha;
-    if (lay.beta) x[i++] = p.beta;
-    if (lay.gamma) x[i++] = p.gamma;
-    if (lay.phi) x[i++] = p.phi;
-    return x;
-}
 
 // Solve A x = b for a small symmetric positive (semi)definite A, in place,
 // by Gaussian elimination with partial pivoting. False when singular.
@@ -256,7 +223,7 @@ bool solve(int n, double a[4][4], double b[4]) {
 class engine {
 public:
     engine(const model_spec& spec, std::span<const double> y, const start_values& sv, double phi_lo, double phi_hi)
-        : spec_(spec), y_(y), sv_(sv), lay_(layout_of(spec)) {
+        : spec_(spec), y_(y), sv_(sv), lay_(param_layout_of(spec)) {
         m_ = sv.state.season.size();
         // Raw 64-byte-aligned storage, used only as an array of vd<K>
         // (implicitly created by the pass's first stores).
@@ -264,8 +231,8 @@ public:
                                                         std::align_val_t{64})));
         for (int i = 0; i < 4; ++i) { lo_[static_cast<std::size_t>(i)] = 0.0; hi_[static_cast<std::size_t>(i)] = 1.0; }
         if (lay_.phi) {
-            lo_[static_cast<std::size_t>(lay_.dims - 1)] = phi_lo;
-            hi_[static_cast<std::size_t>(lay_.dims - 1)] = phi_hi;
+            lo_[lay_.dims - 1] = phi_lo;
+            hi_[lay_.dims - 1] = phi_hi;
         }
     }
 
@@ -273,7 +240,7 @@ public:
     [[nodiscard]] int passes() const noexcept { return passes_; }
 
     vec clamp(vec x) const {
-        for (std::size_t i = 0; i < static_cast<std::size_t>(lay_.dims); ++i) x[i] = std::clamp(x[i], lo_[i], hi_[i]);
+        for (std::size_t i = 0; i < lay_.dims; ++i) x[i] = std::clamp(x[i], lo_[i], hi_[i]);
         return x;
     }
 
@@ -292,7 +259,7 @@ public:
 
     // SSE at x and the Gauss-Newton normal equations from forward differences.
     double sse_jac(const vec& x, double g[4], double h[4][4]) {
-        const int d = lay_.dims;
+        const int d = static_cast<int>(lay_.dims);
         if (d + 1 <= 4) return jac_pass<4>(x, g, h);
         return jac_pass<8>(x, g, h);
     }
@@ -302,7 +269,7 @@ private:
 
     template <int K>
     void set_lane(lanes<K>& p, std::size_t j, const vec& x) const {
-        const params q = unpack(lay_, x);
+        const params q = unpack_params(lay_, x);
         p.a[j] = q.alpha;
         p.beta[j] = q.beta;
         p.g[j] = q.gamma;
@@ -323,7 +290,7 @@ private:
         lanes<K> p{};
         double inv_h[K] = {};
         for (std::size_t j = 0; j < static_cast<std::size_t>(K); ++j) set_lane(p, j, x);
-        const int d = lay_.dims;
+        const int d = static_cast<int>(lay_.dims);
         for (int i = 0; i < d; ++i) {
             vec xi = x;
             const auto ui = static_cast<std::size_t>(i);
@@ -367,7 +334,7 @@ private:
 std::pair<vec, double> levenberg_marquardt(engine& eng, vec x, const vec& lo, const vec& hi,
                                            double give_up = std::numeric_limits<double>::infinity(),
                                            const vec* known = nullptr) {
-    const int d = eng.lay().dims;
+    const int d = static_cast<int>(eng.lay().dims);
     double g[4] = {}, h[4][4] = {};
     double f = eng.sse_jac(x, g, h);
     if (!std::isfinite(f)) return {x, f};
@@ -468,11 +435,11 @@ std::optional<fast_fit_result> fast_fit(const model_spec& spec, std::span<const 
     vec lo{}, hi{};
     for (std::size_t i = 0; i < 4; ++i) { lo[i] = 0.0; hi[i] = 1.0; }
     if (eng.lay().phi) {
-        lo[static_cast<std::size_t>(eng.lay().dims - 1)] = phi_lo;
-        hi[static_cast<std::size_t>(eng.lay().dims - 1)] = phi_hi;
+        lo[eng.lay().dims - 1] = phi_lo;
+        hi[eng.lay().dims - 1] = phi_hi;
     }
     std::vector<vec> xs;
-    for (const auto& s : starts) xs.push_back(eng.clamp(pack(eng.lay(), s)));
+    for (const auto& s : starts) xs.push_back(eng.clamp(pack_params(eng.lay(), s)));
     // Plus a Halton set over the box: SSE surfaces of seasonal models are
     // multimodal (a corner basin at alpha ~ 1, gamma = 1 next to an interior
     // optimum with a large beta), and scoring starts is cheap (four per pass).
@@ -488,13 +455,13 @@ std::optional<fast_fit_result> fast_fit(const model_spec& spec, std::span<const 
         };
         for (int i = 1; i <= 26; ++i) {
             vec x{};
-            for (std::size_t d = 0; d < static_cast<std::size_t>(eng.lay().dims); ++d)
+            for (std::size_t d = 0; d < eng.lay().dims; ++d)
                 x[d] = lo[d] + (hi[d] - lo[d]) * halton(i, primes[d]);
             xs.push_back(x);
         }
         // And two points at alpha ~ 1, where traffic fits often end.
-        xs.push_back(eng.clamp(pack(eng.lay(), params{0.97, 0.02, 0.97, 0.95})));
-        xs.push_back(eng.clamp(pack(eng.lay(), params{0.97, 0.3, 0.5, 0.95})));
+        xs.push_back(eng.clamp(pack_params(eng.lay(), params{0.97, 0.02, 0.97, 0.95})));
+        xs.push_back(eng.clamp(pack_params(eng.lay(), params{0.97, 0.3, 0.5, 0.95})));
     }
     std::vector<double> f0;
     eng.sse_many(xs, f0);
@@ -528,7 +495,7 @@ std::optional<fast_fit_result> fast_fit(const model_spec& spec, std::span<const 
     // (batched, one or two passes) and descend again from a probe that wins.
     if (std::isfinite(best.sse)) {
         std::vector<vec> probes;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(eng.lay().dims); ++i)
+        for (std::size_t i = 0; i < eng.lay().dims; ++i)
             for (const double b : {lo[i], hi[i]})
                 if (best_x[i] != b) {
                     vec p = best_x;
@@ -549,7 +516,7 @@ std::optional<fast_fit_result> fast_fit(const model_spec& spec, std::span<const 
         }
     }
     if (!std::isfinite(best.sse)) return std::nullopt;
-    best.par = unpack(eng.lay(), best_x);
+    best.par = unpack_params(eng.lay(), best_x);
     best.passes = eng.passes();
     return best;
 }

@@ -37,6 +37,48 @@
 
 namespace shadownet::forecast::detail {
 
+// The parameter vector both fitters (fit.cpp's Nelder-Mead, the fast kernel)
+// search: alpha, then beta, gamma and phi when the model has them.
+struct param_layout {
+    std::size_t dims = 0; // 0 for seasonal naive: nothing to fit
+    bool beta = false, gamma = false, phi = false;
+};
+using param_vector = std::array<double, 4>;
+
+inline param_layout param_layout_of(const model_spec& spec)
+{
+    param_layout l;
+    if (spec.season == season_kind::naive)
+        return l;
+    l.dims = 1;
+    if (spec.has_trend()) { l.beta = true; ++l.dims; }
+    if (spec.season == season_kind::additive || spec.season == season_kind::multiplicative) { l.gamma = true; ++l.dims; }
+    if (spec.trend == trend_kind::damped) { l.phi = true; ++l.dims; }
+    return l;
+}
+
+inline param_vector pack_params(const param_layout& lay, const params& p)
+{
+    param_vector x{};
+    std::size_t i = 0;
+    x[i++] = p.alpha;
+    if (lay.beta) x[i++] = p.beta;
+    if (lay.gamma) x[i++] = p.gamma;
+    if (lay.phi) x[i++] = p.phi;
+    return x;
+}
+
+inline params unpack_params(const param_layout& lay, const param_vector& x)
+{
+    params p;
+    std::size_t i = 0;
+    p.alpha = x[i++];
+    p.beta = lay.beta ? x[i++] : 0.0;
+    p.gamma = lay.gamma ? x[i++] : 0.0;
+    p.phi = lay.phi ? x[i++] : 1.0;
+    return p;
+}
+
 struct fast_fit_result {
     params par;
     double sse = 0.0; // as evaluated by the fast kernel (rounding differs from the exact one)

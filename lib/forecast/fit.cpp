@@ -105,42 +105,10 @@ void decompose_start(std::span<const double> x, std::uint32_t m, bool multiplica
     st.season = std::move(figure);
 }
 
-struct layout {
-    std::size_t dims = 0;
-    bool beta = false, gamma = false, phi = false;
-};
+using layout = detail::param_layout;
+using point = detail::param_vector;
+static_assert(std::tuple_size_v<point> == max_opt_dims);
 
-layout layout_of(const model_spec& spec) {
-    layout l;
-    if (spec.season == season_kind::naive) return l;
-    l.dims = 1;
-    if (spec.has_trend()) { l.beta = true; ++l.dims; }
-    if (spec.season == season_kind::additive || spec.season == season_kind::multiplicative) { l.gamma = true; ++l.dims; }
-    if (spec.trend == trend_kind::damped) { l.phi = true; ++l.dims; }
-    return l;
-}
-
-using point = std::array<double, max_opt_dims>;
-
-point pack(const layout& lay, const params& p) {
-    point x{};
-    std::size_t i = 0;
-    x[i++] = p.alpha;
-    if (lay.beta) x[i++] = p.beta;
-    if (lay.gamma) x[i++] = p.gamma;
-    if (lay.phi) x[i++] = p.phi;
-    return x;
-}
-
-params unpack(const layout& lay, const point& x) {
-    params p;
-    std::size_t i = 0;
-    p.alpha = x[i++];
-    p.beta = lay.beta ? x[i++] : 0.0;
-    p.gamma = lay.gamma ? x[i++] : 0.0;
-    p.phi = lay.phi ? x[i++] : 1.0;
-    return p;
-}
 
 // Nelder-Mead from the best of `starts` (the two best with multi_start),
 // then a restart with a small simplex at the optimum: cheap insurance
@@ -151,7 +119,7 @@ nm_result nelder_mead_fit(F&& f, const layout& lay, const std::vector<params>& s
                           const point& hi, const fit_options& opt, int& evals) {
     std::vector<std::pair<double, point>> ranked;
     for (const auto& s : starts) {
-        point x = pack(lay, s);
+        point x = detail::pack_params(lay, s);
         for (std::size_t i = 0; i < lay.dims; ++i) x[i] = std::clamp(x[i], lo[i], hi[i]);
         ranked.emplace_back(f(x), x);
         ++evals;
@@ -244,7 +212,7 @@ start_values initial_values(const model_spec& spec, std::span<const double> y) {
 }
 
 std::size_t parameter_count(const model_spec& spec) noexcept {
-    const layout lay = layout_of(spec);
+    const layout lay = detail::param_layout_of(spec);
     std::size_t k = lay.dims;
     if (spec.season == season_kind::naive) return 0;
     k += 1; // level
@@ -265,7 +233,7 @@ double information_criterion(double sse, std::size_t n, std::size_t k) noexcept 
 
 fit_result fit(const model_spec& spec, std::span<const double> y, const fit_options& opt) {
     const start_values sv = initial_values(spec, y);
-    const layout lay = layout_of(spec);
+    const layout lay = detail::param_layout_of(spec);
 
     const auto objective = [&](const params& p) {
         if (opt.loss == loss_kind::h_step_sse && opt.horizon > 1)
@@ -288,7 +256,7 @@ fit_result fit(const model_spec& spec, std::span<const double> y, const fit_opti
         point lo{}, hi{};
         for (std::size_t i = 0; i < lay.dims; ++i) { lo[i] = 0.0; hi[i] = 1.0; }
         if (lay.phi) { lo[lay.dims - 1] = opt.phi_lo; hi[lay.dims - 1] = opt.phi_hi; }
-        const auto f = [&](const point& x) { return objective(unpack(lay, x)); };
+        const auto f = [&](const point& x) { return objective(detail::unpack_params(lay, x)); };
 
         // Starts: R's optim.start, the warm start, and spread-out points (SSE
         // surfaces of seasonal models often have a second valley at high
@@ -315,7 +283,7 @@ fit_result fit(const model_spec& spec, std::span<const double> y, const fit_opti
             again.insert(again.end(), starts.begin(), starts.end());
             int evals = fast->passes;
             const nm_result nm = nelder_mead_fit(f, lay, again, lo, hi, opt, evals);
-            const params p = unpack(lay, nm.x);
+            const params p = detail::unpack_params(lay, nm.x);
             if (nm.f < objective(fast->par)) fast->par = p;
             fast->passes = evals;
         }
@@ -324,7 +292,7 @@ fit_result fit(const model_spec& spec, std::span<const double> y, const fit_opti
             r.evals = fast->passes;
         } else {
             const nm_result best = nelder_mead_fit(f, lay, starts, lo, hi, opt, r.evals);
-            r.par = unpack(lay, best.x);
+            r.par = detail::unpack_params(lay, best.x);
         }
     }
 
