@@ -99,11 +99,14 @@ int run(const split_args& args, app_config cfg)
     }
     app.start();
     register_telemetry();
-    publish_telemetry(std::make_shared<const stats_snapshot>(app.snapshot(SIZE_MAX, false)));
+    // One snapshot a period serves both the progress line and telemetry,
+    // which reports every client, in id order.
+    const auto take = [&app] { return std::make_shared<const stats_snapshot>(app.snapshot(SIZE_MAX, false)); };
+    auto prev = take();
+    publish_telemetry(prev);
 
     const auto t0 = std::chrono::steady_clock::now();
     const auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-    auto prev = app.snapshot();
     auto next_progress = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
     while (!stop_requested.load(std::memory_order_relaxed)) {
@@ -112,14 +115,13 @@ int run(const split_args& args, app_config cfg)
         if (cfg.duration_s > 0 && elapsed() >= cfg.duration_s)
             break;
         if (now >= next_progress) {
-            auto cur = app.snapshot();
+            auto cur = take();
             if (cfg.stats_period_s > 0 && !cfg.quiet) {
-                fmt::print("{}\n", format_progress(prev, cur, elapsed()));
+                fmt::print("{}\n", format_progress(*prev, *cur, elapsed()));
                 std::fflush(stdout);
             }
+            publish_telemetry(cur);
             prev = std::move(cur);
-            // What /shadownet/... telemetry reports: every client, in id order.
-            publish_telemetry(std::make_shared<const stats_snapshot>(app.snapshot(SIZE_MAX, false)));
             next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                 std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
         }
