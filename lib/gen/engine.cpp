@@ -107,6 +107,8 @@ engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port
     }
     stats_.resize(clients_.size());
     active_.reserve(clients_.size());
+    for (const auto& g : sc_.groups)
+        profiles_.emplace_back(g.demand);
     build_templates();
     group_sent_mark_.assign(sc_.groups.size(), 0);
     group_recv_mark_.assign(sc_.groups.size(), 0);
@@ -157,7 +159,6 @@ bool engine::tick(double t)
     // The time series row for the tick that just ended.
     if (last_t_ >= 0) {
         const double dt = std::max(t - last_t_, 1e-9);
-        std::vector<tick_row> rows(sc_.groups.size());
         std::vector<std::uint64_t> sent(sc_.groups.size(), 0), recv(sc_.groups.size(), 0);
         std::vector<double> offered(sc_.groups.size(), 0);
         for (std::size_t i = 0; i < clients_.size(); ++i) {
@@ -181,15 +182,11 @@ bool engine::tick(double t)
     cursor_ = 0;
     tick_rate_ = 0;
     tick_quota_ = 0;
-    std::vector<profile> profiles;
-    profiles.reserve(sc_.groups.size());
-    for (const auto& g : sc_.groups)
-        profiles.emplace_back(g.demand);
     for (std::size_t i = 0; i < clients_.size(); ++i) {
         client& c = clients_[i];
         // Quotas count what the last tick did not send as owed (carry), but a
         // client that could not keep up does not pile up more than a tick.
-        c.rate = running ? profiles[c.group].rate_at(t) : 0;
+        c.rate = running ? profiles_[c.group].rate_at(t) : 0;
         const double backlog = std::min(static_cast<double>(c.quota), c.rate * dt);
         const double want = c.rate * dt + c.carry + backlog;
         stats_[i].offered += c.rate * dt;

@@ -154,6 +154,7 @@ private:
     std::vector<engine_port> rx_;
     rte_mempool* pool_;
     std::uint16_t burst_;
+    std::vector<profile> profiles_; // by group, built once (a trace profile scans its trace)
     std::vector<client> clients_;
     std::vector<client_stats> stats_;
     std::vector<std::uint32_t> active_;  // clients with quota left this tick
