@@ -60,6 +60,18 @@ gen::scenario builtin_scenario(const builtin_traffic_config& t)
     return sc;
 }
 
+rate_spec capacity_of(const std::vector<port_capacity>& list, std::uint16_t port) noexcept
+{
+    const port_capacity* all = nullptr;
+    for (const auto& c : list) {
+        if (c.port == port)
+            return c.rate;
+        if (!c.port)
+            all = &c;
+    }
+    return all ? all->rate : rate_spec{};
+}
+
 const char* role_name(dataplane::lcore_role r)
 {
     switch (r) {
@@ -228,6 +240,11 @@ void appliance::setup_lcores()
                                                                 RING_F_SP_ENQ | RING_F_SC_DEQ));
     }
     const std::size_t n_clients = std::size_t{table_->capacity()} + 1;
+    shadow_budgets_ = std::make_unique<dataplane::shadow_budget[]>(n_clients);
+    // Every transmitting lcore has its own TX queue on every port: each meters
+    // an even share of a port's capacity and of a client's reservation.
+    const double tx_share = 1.0 / static_cast<double>(std::max<std::size_t>(1, plan_.tx_lcores.size()));
+    const double burst_s = cfg_.snm.capacity_burst_ms * 1e-3;
     const double grace_cycles = cfg_.switch_grace_us * 1e-6 * static_cast<double>(rte_get_tsc_hz());
     lcores_.resize(plan_.fwd_lcores.size());
     for (std::size_t i = 0; i < plan_.fwd_lcores.size(); ++i) {
@@ -279,6 +296,23 @@ void appliance::setup_lcores()
         s.egress = std::make_unique<dataplane::client_egress[]>(n_clients);
         c.clients_stats = s.stats.get();
         c.clients_egress = s.egress.get();
+        if (tx_it != plan_.tx_lcores.end()) {
+            for (const auto& p : ports_) {
+                const rate_spec cap = primary_capacity(p.id());
+                if (cap.pps <= 0 && cap.bps <= 0)
+                    continue;
+                auto m = std::make_unique<dataplane::token_meter>();
+                if (!m->configure({cap.pps * tx_share, cap.bps * tx_share}, burst_s, c.burst))
+                    throw config_error(fmt::format("--primary-capacity: DPDK refuses the rate for port {}", p.id()));
+                c.primary_meter[p.id()] = m.get();
+                s.primary_meters.push_back(std::move(m));
+            }
+            s.shadow_meters = std::make_unique<dataplane::client_shadow_meter[]>(n_clients);
+            c.shadow_budgets = shadow_budgets_.get();
+            c.shadow_meters = s.shadow_meters.get();
+            c.budget_share = tx_share;
+            c.capacity_burst_s = burst_s;
+        }
         c.quit = c.role == lcore_role::worker ? &quit_workers_ : &quit_rx_;
         s.state = std::make_unique<dataplane::lcore_state>();
         s.launch = {&s.conf, s.state.get()};
@@ -477,6 +511,25 @@ dataplane::route appliance::set_client_route(std::uint32_t client, dataplane::pa
         ++rec->route_changes;
     rec->via = via;
     return r;
+}
+
+void appliance::set_shadow_budget(std::uint32_t client, const rate_spec& budget)
+{
+    if (client > table_->capacity())
+        throw std::out_of_range(fmt::format("client {} does not exist", client));
+    const double pps = budget.pps > 0 ? budget.pps : -1;
+    const double bps = budget.bps > 0 ? budget.bps : -1;
+    shadow_budgets_[client].word.store(dataplane::pack_budget(pps, bps), std::memory_order_relaxed);
+}
+
+rate_spec appliance::primary_capacity(std::uint16_t port) const noexcept
+{
+    return capacity_of(cfg_.snm.primary_capacity, port);
+}
+
+rate_spec appliance::shadow_capacity(std::uint16_t port) const noexcept
+{
+    return capacity_of(cfg_.snm.shadow_capacity, port);
 }
 
 void appliance::stop()

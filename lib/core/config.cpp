@@ -61,6 +61,9 @@ struct raw_options {
     std::string fwd_lcores;
     int virtual_ports = -1;
     std::string config_file;
+    std::string policy = "predictive";
+    std::string primary_capacity;
+    std::string shadow_capacity;
 };
 
 po::options_description make_description(app_config& c, raw_options& raw)
@@ -131,8 +134,36 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("traffic-scenario", po::value(&c.traffic.scenario_file)->value_name("FILE"),
          "drive the virtual ports with a shadowgen scenario file (docs/generator.md) instead");
 
+    po::options_description snm("Shadow network manager");
+    snm.add_options()
+        ("policy", po::value(&raw.policy)->value_name("predictive|reactive|off"),
+         "when clients move to their shadow: on a forecast, on a measured threshold, or never")
+        ("primary-capacity", po::value(&raw.primary_capacity)->value_name("PORT:RATE,..."),
+         "what each primary egress carries, e.g. 1:50kpps or all:1Gbit (PORT or 'all'; RATE in pps, kpps, "
+         "Mpps, bit, kbit, Mbit, Gbit, or both joined by '+'); beyond it: primary_over_capacity drops")
+        ("shadow-capacity", po::value(&raw.shadow_capacity)->value_name("PORT:RATE,..."),
+         "what the shadow path of each egress may carry in all, shared out as client reservations")
+        ("capacity-burst-ms", po::value(&c.snm.capacity_burst_ms)->value_name("MS"),
+         "token bucket depth of a capacity or reservation, in milliseconds of its rate")
+        ("horizon", po::value(&c.snm.horizon_s)->value_name("SECONDS"), "how far ahead predictions look")
+        ("quantile", po::value(&c.snm.quantile)->value_name("Q"), "demand quantile for predictions and reservations")
+        ("high-watermark", po::value(&c.snm.high_watermark)->value_name("FRACTION"),
+         "share of a primary's capacity that counts as constrained")
+        ("low-watermark", po::value(&c.snm.low_watermark)->value_name("FRACTION"),
+         "clients return to the primary only when it stays below this share")
+        ("sustain", po::value(&c.snm.sustain_s)->value_name("SECONDS"),
+         "a constraint must be predicted (or measured) this long before a switch (0: one tick)")
+        ("min-switch-interval", po::value(&c.snm.min_interval_s)->value_name("SECONDS"),
+         "at least this long between two switches of one client")
+        ("headroom", po::value(&c.snm.headroom)->value_name("FACTOR"), "shadow reservation = quantile x FACTOR")
+        ("profile-window", po::value(&c.snm.profile_window_s)->value_name("SECONDS"),
+         "how long a new client is observed before its profile is built")
+        ("adapt", po::value(&c.snm.adapt)->value_name("BOOL"), "adapt the watermark from the manager's own scores")
+        ("snm-log", po::value(&c.snm.log_csv)->value_name("FILE"),
+         "write per tick and client: demand, forecast, quantile, reservation, route (CSV)");
+
     po::options_description all("shadownet [EAL arguments --] [options]");
-    all.add(run).add(ports).add(lcores).add(clients).add(traffic);
+    all.add(run).add(ports).add(lcores).add(clients).add(traffic).add(snm);
     return all;
 }
 
@@ -231,7 +262,105 @@ void validate(app_config& c, const raw_options& raw)
         throw config_error(fmt::format("--traffic-flows: {} is not in 1-65535", c.traffic.flows_per_client));
     if (c.traffic.packet_size < 60 || c.traffic.packet_size > 1518)
         throw config_error(fmt::format("--packet-size: {} is not in 60-1518", c.traffic.packet_size));
+
+    if (raw.policy == "predictive")
+        c.snm.policy = snm_policy::predictive;
+    else if (raw.policy == "reactive")
+        c.snm.policy = snm_policy::reactive;
+    else if (raw.policy == "off")
+        c.snm.policy = snm_policy::off;
+    else
+        throw config_error(fmt::format("--policy: '{}' is not predictive, reactive or off", raw.policy));
+    if (!raw.primary_capacity.empty())
+        c.snm.primary_capacity = parse_port_capacities(raw.primary_capacity, "--primary-capacity");
+    if (!raw.shadow_capacity.empty())
+        c.snm.shadow_capacity = parse_port_capacities(raw.shadow_capacity, "--shadow-capacity");
+    const auto in_range = [](double v, double lo, double hi, const char* what) {
+        if (!(v >= lo && v <= hi))
+            throw config_error(fmt::format("{}: {} is not in {}-{}", what, v, lo, hi));
+    };
+    in_range(c.snm.capacity_burst_ms, 0.01, 10'000, "--capacity-burst-ms");
+    in_range(c.snm.horizon_s, 0, 3600, "--horizon");
+    in_range(c.snm.quantile, 0.5, 0.9999, "--quantile");
+    in_range(c.snm.high_watermark, 0.05, 1, "--high-watermark");
+    in_range(c.snm.low_watermark, 0, 1, "--low-watermark");
+    if (c.snm.low_watermark >= c.snm.high_watermark)
+        throw config_error(fmt::format("--low-watermark: {} is not below --high-watermark {}", c.snm.low_watermark,
+                                       c.snm.high_watermark));
+    in_range(c.snm.sustain_s, 0, 3600, "--sustain");
+    in_range(c.snm.min_interval_s, 0, 86400, "--min-switch-interval");
+    in_range(c.snm.headroom, 1, 10, "--headroom");
+    in_range(c.snm.profile_window_s, 0, 86400, "--profile-window");
 }
+
+} // namespace
+
+rate_spec parse_rate(const std::string& text, const std::string& what)
+{
+    static constexpr struct {
+        std::string_view suffix;
+        double scale;
+        bool bits;
+    } units[] = {
+        {"Mpps", 1e6, false}, {"kpps", 1e3, false}, {"pps", 1, false}, {"Gbit", 1e9, true},
+        {"Mbit", 1e6, true},  {"kbit", 1e3, true},  {"bit", 1, true},
+    };
+    rate_spec out;
+    const auto parts = split(text, '+');
+    if (parts.empty() || parts.size() > 2)
+        throw config_error(fmt::format("{}: '{}' is not a rate such as 50kpps, 100Mbit or 10kpps+80Mbit", what, text));
+    for (const auto& part : parts) {
+        std::string_view number = part;
+        double scale = 1;
+        bool bits = false;
+        for (const auto& u : units)
+            if (number.size() > u.suffix.size() && number.ends_with(u.suffix)) {
+                number.remove_suffix(u.suffix.size());
+                scale = u.scale;
+                bits = u.bits;
+                break;
+            }
+        double v = 0;
+        const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
+        if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() || !(v > 0) ||
+            v * scale > 1e13)
+            throw config_error(fmt::format("{}: '{}' is not a rate such as 50kpps, 100Mbit or 10kpps+80Mbit", what,
+                                           part));
+        double& slot = bits ? out.bps : out.pps;
+        if (slot > 0)
+            throw config_error(fmt::format("{}: '{}' gives the {} rate twice", what, text, bits ? "bit" : "packet"));
+        slot = v * scale;
+    }
+    return out;
+}
+
+std::vector<port_capacity> parse_port_capacities(const std::string& text, const std::string& what)
+{
+    std::vector<port_capacity> out;
+    for (const auto& item : split(text, ',')) {
+        const auto colon = item.find(':');
+        if (colon == std::string::npos)
+            throw config_error(fmt::format("{}: '{}' is not PORT:RATE or all:RATE", what, item));
+        port_capacity pc;
+        const std::string port = trim(item.substr(0, colon));
+        if (port != "all") {
+            const unsigned p = parse_unsigned(port, what);
+            if (p >= 1024)
+                throw config_error(fmt::format("{}: port {} is out of range", what, p));
+            pc.port = static_cast<std::uint16_t>(p);
+        }
+        pc.rate = parse_rate(trim(item.substr(colon + 1)), what);
+        for (const auto& seen : out)
+            if (seen.port == pc.port)
+                throw config_error(fmt::format("{}: port {} is given twice", what, port));
+        out.push_back(pc);
+    }
+    if (out.empty())
+        throw config_error(fmt::format("{}: no PORT:RATE given", what));
+    return out;
+}
+
+namespace {
 
 // Boost's messages are good but not one line with our program name; keep them
 // short and name the option.

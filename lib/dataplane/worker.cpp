@@ -75,12 +75,54 @@ bool drained(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, st
     return now - mark >= conf.grace_cycles;
 }
 
-// Sends what the PMD takes, counts it per port, per client and per path, and
-// drops the rest as tx_full. Marks each client's egress for drain checks.
-void send(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts,
-          const std::uint32_t* clients, const std::uint16_t* in_ports, path via, std::uint16_t n,
-          std::uint64_t now) noexcept
+// Meters, sends what the PMD takes, counts it per port, per client and per
+// path, and drops the rest as tx_full. Marks each client's egress for drain checks.
+bool within_shadow_budget(const lcore_conf& conf, std::uint32_t client, std::uint64_t now, std::uint32_t len) noexcept
 {
+    const std::uint64_t w = conf.shadow_budgets[client].word.load(std::memory_order_relaxed);
+    if (w == budget_word_unlimited)
+        return true;
+    client_shadow_meter& sm = conf.shadow_meters[client];
+    if (sm.applied != w) {
+        rate_limit mine = unpack_budget(w);
+        mine.pps *= conf.budget_share;
+        mine.bps *= conf.budget_share;
+        sm.meter.configure(mine, conf.capacity_burst_s, conf.burst);
+        sm.applied = w;
+    }
+    return sm.meter.admit(now, len);
+}
+
+// Drops what is beyond the egress's capacity (capacity.hpp) and closes the
+// gaps, keeping order. Returns the packets left.
+std::uint16_t meter(const lcore_conf& conf, std::uint16_t port, rte_mbuf** pkts, std::uint32_t* clients,
+                    std::uint16_t* in_ports, path via, std::uint16_t n, std::uint64_t now) noexcept
+{
+    token_meter* link = via == path::primary ? conf.primary_meter[port] : nullptr;
+    const bool budgets = via == path::shadow && conf.shadow_budgets != nullptr;
+    if (link == nullptr && !budgets)
+        return n;
+    std::uint16_t kept = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        const std::uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+        const bool pass = link != nullptr ? link->admit(now, len) : within_shadow_budget(conf, clients[i], now, len);
+        if (!pass) {
+            drop(conf, pkts[i], in_ports[i], clients[i],
+                 via == path::primary ? drop_reason::primary_over_capacity : drop_reason::shadow_over_capacity);
+            continue;
+        }
+        pkts[kept] = pkts[i];
+        clients[kept] = clients[i];
+        in_ports[kept] = in_ports[i];
+        ++kept;
+    }
+    return kept;
+}
+
+void send(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts, std::uint32_t* clients,
+          std::uint16_t* in_ports, path via, std::uint16_t n, std::uint64_t now) noexcept
+{
+    n = meter(conf, port, pkts, clients, in_ports, via, n, now);
     if (n == 0)
         return;
     const std::uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
@@ -184,7 +226,9 @@ bool resolve(const lcore_conf& conf, const route& r, std::uint16_t in_port, std:
 void send_held(const lcore_conf& conf, const hold_entry& e, std::uint64_t now) noexcept
 {
     rte_mbuf* m = e.m;
-    send(conf, e.port, e.queue, &m, &e.client, &e.in_port, e.via, 1, now);
+    std::uint32_t client = e.client;
+    std::uint16_t in_port = e.in_port;
+    send(conf, e.port, e.queue, &m, &client, &in_port, e.via, 1, now);
 }
 
 // Hold queue is full: the client's held packets (oldest first) and then this

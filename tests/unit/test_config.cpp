@@ -170,3 +170,42 @@ TEST(config, embedded_eal_args_map_lcores_onto_allowed_cpus)
     EXPECT_NE(std::find(single.begin(), single.end(), "0@4"), single.end());
     EXPECT_THROW(embedded_eal_args("prog", {}, "pfx"), config_error);
 }
+
+TEST(config, rates_take_units_and_both_kinds)
+{
+    EXPECT_EQ(parse_rate("50kpps", "x"), (rate_spec{50'000, 0}));
+    EXPECT_EQ(parse_rate("2.5Mpps", "x"), (rate_spec{2'500'000, 0}));
+    EXPECT_EQ(parse_rate("64000", "x"), (rate_spec{64'000, 0}));
+    EXPECT_EQ(parse_rate("100Mbit", "x"), (rate_spec{0, 100e6}));
+    EXPECT_EQ(parse_rate("1Gbit", "x"), (rate_spec{0, 1e9}));
+    EXPECT_EQ(parse_rate("10kpps+80Mbit", "x"), (rate_spec{10'000, 80e6}));
+    for (const char* bad : {"", "kpps", "-5kpps", "0", "5furlongs", "1kpps+2kpps", "1+2+3", "1e20Gbit"}) {
+        try {
+            parse_rate(bad, "--primary-capacity");
+            ADD_FAILURE() << "accepted '" << bad << "'";
+        } catch (const config_error& e) {
+            EXPECT_NE(std::string(e.what()).find("--primary-capacity"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(config, shadow_manager_options)
+{
+    const auto p = parse({"--policy", "reactive", "--primary-capacity", "1:50kpps,all:1Gbit", "--shadow-capacity",
+                          "1:100kpps", "--horizon", "2", "--high-watermark", "0.8", "--low-watermark", "0.5"});
+    EXPECT_EQ(p.config.snm.policy, snm_policy::reactive);
+    ASSERT_EQ(p.config.snm.primary_capacity.size(), 2U);
+    EXPECT_EQ(p.config.snm.primary_capacity[0], (port_capacity{1, {50'000, 0}}));
+    EXPECT_EQ(p.config.snm.primary_capacity[1], (port_capacity{std::nullopt, {0, 1e9}}));
+    EXPECT_EQ(p.config.snm.shadow_capacity.at(0).rate.pps, 100'000);
+    EXPECT_DOUBLE_EQ(p.config.snm.horizon_s, 2);
+    EXPECT_EQ(parse({}).config.snm.policy, snm_policy::predictive);
+    EXPECT_TRUE(parse({}).config.snm.primary_capacity.empty());
+
+    EXPECT_NE(error_of({"--policy", "psychic"}).find("--policy"), std::string::npos);
+    EXPECT_NE(error_of({"--primary-capacity", "1=5kpps"}).find("PORT:RATE"), std::string::npos);
+    EXPECT_NE(error_of({"--primary-capacity", "1:5kpps,1:6kpps"}).find("twice"), std::string::npos);
+    EXPECT_NE(error_of({"--shadow-capacity", "x:5kpps"}).find("--shadow-capacity"), std::string::npos);
+    EXPECT_NE(error_of({"--low-watermark", "0.95"}).find("--low-watermark"), std::string::npos);
+    EXPECT_NE(error_of({"--quantile", "1.5"}).find("--quantile"), std::string::npos);
+}

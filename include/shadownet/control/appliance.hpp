@@ -56,6 +56,12 @@ public:
     // Actions: one function per operation; console, telemetry, scripts and
     // tests call these. Throws std::out_of_range for an unknown client.
     dataplane::route set_client_route(std::uint32_t client, dataplane::path via);
+    // A client's shadow reservation, enforced on its shadow path (0 pps and
+    // 0 bps: unlimited). Seen by the lcores at their next shadow packet.
+    void set_shadow_budget(std::uint32_t client, const rate_spec& budget);
+    // The configured capacity of a port's primary (or shadow) path; 0: unlimited.
+    [[nodiscard]] rate_spec primary_capacity(std::uint16_t port) const noexcept;
+    [[nodiscard]] rate_spec shadow_capacity(std::uint16_t port) const noexcept;
 
     // Clients listed: the busiest --summary-clients.
     [[nodiscard]] stats_snapshot snapshot() const;
@@ -97,11 +103,14 @@ private:
         std::unique_ptr<dataplane::lcore_state> state;
         std::unique_ptr<dataplane::client_lcore_stats[]> stats;
         std::unique_ptr<dataplane::client_egress[]> egress;
+        std::vector<std::unique_ptr<dataplane::token_meter>> primary_meters; // lcore-private once launched
+        std::unique_ptr<dataplane::client_shadow_meter[]> shadow_meters;      // lcore-private
         std::unique_ptr<dpdk::ring> connect; // lcore -> control, client keys
         dataplane::lcore_launch launch{};
     };
     std::vector<lcore_slot> lcores_;
     std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
+    std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
 
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
     std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone

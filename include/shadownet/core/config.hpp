@@ -42,6 +42,40 @@ struct client_config {
     std::uint32_t summary_clients = 1000; // clients listed in the summary JSON (busiest first)
 };
 
+// A rate limit: packets/s and/or bits/s; 0 means no limit in that unit.
+struct rate_spec {
+    double pps = 0;
+    double bps = 0;
+    friend bool operator==(const rate_spec&, const rate_spec&) = default;
+};
+
+// A capacity for one port, or for every port when `port` is empty.
+struct port_capacity {
+    std::optional<std::uint16_t> port;
+    rate_spec rate;
+    friend bool operator==(const port_capacity&, const port_capacity&) = default;
+};
+
+enum class snm_policy : std::uint8_t { predictive, reactive, off };
+
+// The shadow network manager (docs/shadow-manager.md).
+struct snm_config {
+    snm_policy policy = snm_policy::predictive;
+    std::vector<port_capacity> primary_capacity; // per egress port; none: a primary never fills up
+    std::vector<port_capacity> shadow_capacity;  // what the shadow path of each egress port may carry in all
+    double capacity_burst_ms = 5;   // token bucket depth: the modelled link's buffer
+    double horizon_s = 1.0;         // how far ahead the predictive policy looks
+    double quantile = 0.95;         // the demand quantile reservations and predictions use
+    double high_watermark = 0.9;    // fraction of primary capacity that counts as "constrained"
+    double low_watermark = 0.7;     // back to the primary only below this
+    double sustain_s = 0.0;         // a prediction must hold this long before a switch (0: one tick)
+    double min_interval_s = 2.0;    // between two switches of one client
+    double headroom = 1.1;          // shadow reservation = quantile x headroom
+    double profile_window_s = 5.0;  // what a new client's profile is built from
+    bool adapt = true;              // learn watermarks from outcomes
+    std::string log_csv;            // per tick and client: demand, forecast, budget, route
+};
+
 struct app_config {
     // Run control.
     double duration_s = 0;      // 0: until SIGINT/SIGTERM
@@ -70,6 +104,8 @@ struct app_config {
     client_config clients;
 
     builtin_traffic_config traffic;
+
+    snm_config snm;
 };
 
 // What the command line asked for. `help`/`version` set: print and exit 0.
@@ -102,6 +138,11 @@ std::vector<std::string> embedded_eal_args(const std::string& argv0, std::span<c
 
 // "1,3-5" -> {1,3,4,5}. Throws config_error naming `what`.
 std::vector<unsigned> parse_uint_list(const std::string& text, const std::string& what);
+// "50kpps", "2.5Mpps", "100Mbit", "1Gbit", "64000" (pps), "10kpps+80Mbit" (both).
+// Throws config_error naming `what`.
+rate_spec parse_rate(const std::string& text, const std::string& what);
+// "1:50kpps,all:100Mbit" -> capacities. Throws config_error naming `what`.
+std::vector<port_capacity> parse_port_capacities(const std::string& text, const std::string& what);
 // "0:1,2:3" -> pairs. Throws config_error.
 std::vector<port_pair> parse_port_pairs(const std::string& text);
 

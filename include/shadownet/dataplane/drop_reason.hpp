@@ -25,6 +25,8 @@ enum class drop_reason : std::uint8_t {
     ring_full,             // the hand-off ring to a worker was full (back-pressure)
     client_limit,          // a new client beyond the configured maximum
     port_down,             // the output port is stopped or failed
+    primary_over_capacity, // beyond the primary egress port's configured capacity (a saturated link)
+    shadow_over_capacity,  // beyond the client's reserved shadow budget
     count_
 };
 
@@ -34,7 +36,7 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_nam
     "tx_full",      "no_route",         "truncated_l2", "truncated_l3",
     "bad_ip_version", "bad_ihl",        "bad_length",   "ext_header_limit",
     "truncated_l4", "unsupported_ethertype", "ring_full", "client_limit",
-    "port_down",
+    "port_down",    "primary_over_capacity", "shadow_over_capacity",
 };
 
 constexpr std::string_view name_of(drop_reason r) noexcept

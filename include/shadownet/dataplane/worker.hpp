@@ -30,6 +30,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "shadownet/dataplane/capacity.hpp"
 #include "shadownet/dataplane/client_key.hpp"
 #include "shadownet/dataplane/client_table.hpp"
 #include "shadownet/dataplane/counters.hpp"
@@ -103,6 +104,13 @@ struct lcore_conf {
     lcore_counters* counters = nullptr;
     client_lcore_stats* clients_stats = nullptr;     // [client_table capacity + 1], read by control
     client_egress* clients_egress = nullptr;         // [client_table capacity + 1], lcore-private
+    // Capacity (capacity.hpp). Primary meters: lcore-private, one per egress
+    // port, nullptr where the port's primary path is unlimited.
+    std::array<token_meter*, max_ports> primary_meter{};
+    const shadow_budget* shadow_budgets = nullptr;   // [client_table capacity + 1], control writes; nullptr: none
+    client_shadow_meter* shadow_meters = nullptr;    // [client_table capacity + 1], lcore-private
+    double budget_share = 1.0;                       // this lcore's share of every client's shadow budget
+    double capacity_burst_s = 0.002;                 // bucket depth of a shadow budget, in seconds of its rate
     const std::atomic<bool>* quit = nullptr;
 };
 
