@@ -189,6 +189,16 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
 
     table_ = std::make_unique<dataplane::client_table>("shadownet_clients", cfg.clients.max_clients,
                                                        static_cast<int>(rte_socket_id()));
+    manager_ = std::make_unique<snm::manager>(
+        cfg.snm, cfg.clients.tick_s, [this](std::uint16_t p) { return primary_capacity(p); },
+        [this](std::uint16_t p) { return shadow_capacity(p); });
+    if (!cfg.snm.log_csv.empty()) {
+        snm_log_.open(cfg.snm.log_csv, std::ios::trunc);
+        if (!snm_log_)
+            throw config_error(fmt::format("--snm-log: cannot write '{}'", cfg.snm.log_csv));
+        snm_log_ << "t,kind,id,port,path,pps,mean_pps,upper_pps,reserved_pps,primary_drop_pps,shadow_drop_pps,"
+                    "shadow_tx_pps,capacity_pps,constrained\n";
+    }
     counters_ = std::make_unique<dataplane::lcore_counters[]>(RTE_MAX_LCORE);
     setup_probes();
     setup_lcores();
@@ -403,8 +413,10 @@ void appliance::register_new_clients()
                 const client_totals baseline = next ? client_counters(*next) : client_totals{};
                 // Several lcores may report the same source; add() refuses known keys.
                 const auto id = table_->add(keys[i]);
-                if (id)
+                if (id) {
                     registry_.add(*id, keys[i], now, *id == next ? baseline : client_counters(*id));
+                    manager_->client_added(*id, dataplane::to_string(keys[i]), now);
+                }
             }
         }
     }
@@ -493,9 +505,83 @@ void appliance::tick()
         smp.mbufs = static_cast<float>(rx_total > 0 ? held * static_cast<double>(w.delta.rx_packets) / rx_total : 0);
         w.rec->history.push(smp);
     }
+    // Clients about to be forgotten (idle) are not news for the manager.
+    std::vector<client_tick> ticked;
+    ticked.reserve(active.size());
+    for (const auto& w : active)
+        if (std::find(idle.begin(), idle.end(), w.rec->id) == idle.end())
+            ticked.push_back({w.rec, w.delta});
     for (const auto id : idle) {
         table_->remove(id);
         registry_.remove(id);
+        manager_->client_removed(id);
+    }
+    run_manager(now, dt, ticked);
+}
+
+std::uint16_t appliance::egress_of(std::uint32_t client) const noexcept
+{
+    // The port its packets last came in on, as the lcore that saw most of them says.
+    std::uint64_t best = 0;
+    std::uint16_t in_port = 0;
+    bool found = false;
+    for (const auto& s : lcores_) {
+        const auto& c = s.stats[client];
+        const std::uint64_t p = c.in_port.read();
+        if (p != 0 && (!found || c.rx_packets.read() > best)) {
+            best = c.rx_packets.read();
+            in_port = static_cast<std::uint16_t>(p - 1);
+            found = true;
+        }
+    }
+    const auto peer = plan_.peer_of(in_port);
+    return peer;
+}
+
+void appliance::run_manager(double now, double dt, const std::vector<client_tick>& active)
+{
+    std::vector<snm::observation> obs;
+    obs.reserve(active.size());
+    for (const auto& w : active) {
+        snm::observation o;
+        o.id = w.rec->id;
+        o.egress = egress_of(o.id);
+        o.pps = static_cast<double>(w.delta.rx_packets) / dt;
+        o.bps = static_cast<double>(w.delta.rx_bytes) * 8 / dt;
+        // A client's drops are on the path it is on: over the primary's
+        // capacity there, over its reservation on the shadow.
+        const double drops = static_cast<double>(w.delta.drops) / dt;
+        (w.rec->via == dataplane::path::primary ? o.primary_drop_pps : o.shadow_drop_pps) = drops;
+        o.shadow_tx_pps = static_cast<double>(w.delta.tx_packets[1]) / dt;
+        obs.push_back(o);
+    }
+    for (const auto& a : manager_->tick(now, obs)) {
+        if (registry_.find(a.id) == nullptr)
+            continue;
+        if (a.what == snm::action::kind::budget) {
+            set_shadow_budget(a.id, a.budget);
+        } else if (a.via != dataplane::path::shadow || plan_.shadow_per_lcore > 0) {
+            client_record* rec = registry_.find(a.id);
+            table_->set_route(a.id, a.via);
+            if (rec->via != a.via)
+                ++rec->route_changes;
+            rec->via = a.via;
+        }
+    }
+    if (snm_log_.is_open()) {
+        for (const auto& o : obs) {
+            const auto v = manager_->client(o.id);
+            if (!v)
+                continue;
+            snm_log_ << fmt::format("{:.3f},client,{},{},{},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},,\n", now,
+                                    o.id, o.egress, v->via == dataplane::path::shadow ? "shadow" : "primary", o.pps,
+                                    v->pred.mean_pps, v->pred.upper_pps, v->res.pps, o.primary_drop_pps,
+                                    o.shadow_drop_pps, o.shadow_tx_pps);
+        }
+        for (const auto& p : manager_->ports())
+            snm_log_ << fmt::format("{:.3f},port,{},{},,{:.1f},,{:.1f},{:.1f},,,{:.1f},{:.1f},{}\n", now, p.port,
+                                    p.port, p.measured_pps, p.predicted_pps, p.shadow_reserved_pps, p.shadow_used_pps,
+                                    p.primary_capacity.pps, p.constrained ? 1 : 0);
     }
 }
 
@@ -510,7 +596,13 @@ dataplane::route appliance::set_client_route(std::uint32_t client, dataplane::pa
     if (rec->via != via)
         ++rec->route_changes;
     rec->via = via;
+    manager_->note_route(client, via, uptime_s(), "operator");
     return r;
+}
+
+void appliance::set_policy(snm_policy p)
+{
+    manager_->set_policy(p);
 }
 
 void appliance::set_shadow_budget(std::uint32_t client, const rate_spec& budget)
@@ -648,7 +740,7 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
     for (const auto id : registry_.ids()) {
         const client_record& rec = *registry_.find(id);
         all.push_back({id, dataplane::to_string(rec.key), rec.via == dataplane::path::shadow ? "shadow" : "primary",
-                       client_counters(id) - rec.baseline});
+                       client_counters(id) - rec.baseline, manager_->client(id)});
     }
     const std::size_t keep = std::min<std::size_t>(all.size(), max_clients);
     if (busiest_first)
@@ -659,6 +751,15 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
                           });
     all.resize(keep);
     s.clients.busiest = std::move(all);
+    snm_snapshot m;
+    switch (manager_->policy()) {
+    case snm_policy::predictive: m.policy = "predictive"; break;
+    case snm_policy::reactive: m.policy = "reactive"; break;
+    case snm_policy::off: m.policy = "off"; break;
+    }
+    m.scores = manager_->score();
+    m.ports = manager_->ports();
+    s.manager = std::move(m);
     return s;
 }
 

@@ -87,6 +87,87 @@ std::string format_final(const stats_snapshot& s, double elapsed_s)
     return out;
 }
 
+namespace {
+
+void write_snm_client(json_writer& w, const snm::client_view& v)
+{
+    w.key("snm").begin_object();
+    const auto& p = v.prof;
+    w.key("profile").begin_object();
+    w.member("class", snm::name_of(p.kind));
+    w.member("observed_s", p.observed_s);
+    w.member("mean_pps", p.mean_pps);
+    w.member("peak_pps", p.peak_pps);
+    w.member("p95_pps", p.p95_pps);
+    w.member("mean_bps", p.mean_bps);
+    w.member("peak_bps", p.peak_bps);
+    w.member("cv", p.cv);
+    w.member("mean_packet_bytes", p.mean_packet_bytes);
+    w.end_object();
+    w.key("forecast").begin_object();
+    w.member("mean_pps", v.pred.mean_pps);
+    w.member("upper_pps", v.pred.upper_pps);
+    w.member("mean_bps", v.pred.mean_bps);
+    w.member("upper_bps", v.pred.upper_bps);
+    w.end_object();
+    w.key("reservation").begin_object();
+    w.member("pps", v.res.pps);
+    w.member("bps", v.res.bps);
+    w.member("wanted_pps", v.res.wanted_pps);
+    w.end_object();
+    w.key("routes").begin_array();
+    for (const auto& e : v.history)
+        w.begin_object()
+            .member("t", e.t)
+            .member("path", e.via == dataplane::path::shadow ? "shadow" : "primary")
+            .member("reason", e.reason)
+            .end_object();
+    w.end_array();
+    w.end_object();
+}
+
+void write_snm(json_writer& w, const snm_snapshot& s)
+{
+    w.key("snm").begin_object();
+    w.member("policy", s.policy);
+    const auto& sc = s.scores;
+    w.key("scores").begin_object();
+    w.member("switches_to_shadow", sc.switches_to_shadow);
+    w.member("returns", sc.returns);
+    w.member("needed", sc.needed);
+    w.member("unneeded", sc.unneeded);
+    w.member("mean_lead_s", sc.mean_lead_s());
+    w.member("unforeseen_loss_ticks", sc.unforeseen_loss_ticks);
+    w.member("unforeseen_loss_packets", sc.unforeseen_loss_packets);
+    w.member("peak_shadow_used_pps", sc.peak_shadow_used_pps);
+    w.member("reserved_at_peak_pps", sc.reserved_at_peak_pps);
+    w.member("overcommit_ticks", sc.overcommit_ticks);
+    w.member("high_watermark", sc.high_watermark);
+    w.member("low_watermark", sc.low_watermark);
+    w.end_object();
+    w.key("ports").begin_array();
+    for (const auto& p : s.ports) {
+        w.begin_object();
+        w.member("port", unsigned{p.port});
+        w.member("primary_capacity_pps", p.primary_capacity.pps);
+        w.member("primary_capacity_bps", p.primary_capacity.bps);
+        w.member("shadow_capacity_pps", p.shadow_capacity.pps);
+        w.member("shadow_capacity_bps", p.shadow_capacity.bps);
+        w.member("measured_pps", p.measured_pps);
+        w.member("predicted_pps", p.predicted_pps);
+        w.member("shadow_used_pps", p.shadow_used_pps);
+        w.member("shadow_reserved_pps", p.shadow_reserved_pps);
+        w.member("shadow_wanted_pps", p.shadow_wanted_pps);
+        w.member("clients_on_shadow", p.clients_on_shadow);
+        w.member("constrained", p.constrained);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
+} // namespace
+
 std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_t tsc_hz)
 {
     json_writer w;
@@ -188,10 +269,14 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.member("key", c.key);
         w.member("path", c.path);
         client_object(c.totals);
+        if (c.shadow)
+            write_snm_client(w, *c.shadow);
         w.end_object();
     }
     w.end_array();
     w.end_object();
+    if (s.manager)
+        write_snm(w, *s.manager);
 
     if (s.traffic) {
         w.key("traffic").begin_object();

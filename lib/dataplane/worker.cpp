@@ -449,6 +449,10 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
         client_lcore_stats& cs = conf.clients_stats[r.client];
         cs.rx_packets.add(1);
         cs.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+        // Written only when it changes: the line is already ours, but a store
+        // per packet would be wasted work.
+        if (cs.in_port.read() != q.port + 1U)
+            cs.in_port.set(q.port + 1U);
         out[n_out] = m;
         routes[n_out] = r;
         hashes[n_out] = conf.handoff_out.empty() ? 0 : flow_hash(all_meta[ok_meta[i]]);

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "shadownet/dpdk/ring.hpp"
 #include "shadownet/dpdk/vcable.hpp"
 #include "shadownet/gen/engine.hpp"
+#include "shadownet/snm/manager.hpp"
 
 namespace shadownet::control {
 
@@ -59,6 +61,8 @@ public:
     // A client's shadow reservation, enforced on its shadow path (0 pps and
     // 0 bps: unlimited). Seen by the lcores at their next shadow packet.
     void set_shadow_budget(std::uint32_t client, const rate_spec& budget);
+    // The shadow manager's policy (console `set policy`).
+    void set_policy(snm_policy p);
     // The configured capacity of a port's primary (or shadow) path; 0: unlimited.
     [[nodiscard]] rate_spec primary_capacity(std::uint16_t port) const noexcept;
     [[nodiscard]] rate_spec shadow_capacity(std::uint16_t port) const noexcept;
@@ -71,6 +75,7 @@ public:
     [[nodiscard]] const forwarding_plan& plan() const noexcept { return plan_; }
     [[nodiscard]] const client_registry& clients() const noexcept { return registry_; }
     [[nodiscard]] const dataplane::client_table& client_table() const noexcept { return *table_; }
+    [[nodiscard]] const snm::manager& shadow_manager() const noexcept { return *manager_; }
     [[nodiscard]] bool has_builtin_traffic() const noexcept { return traffic_.has_value(); }
     [[nodiscard]] unsigned mempool_in_use() const noexcept;
     [[nodiscard]] double uptime_s() const noexcept;
@@ -79,6 +84,13 @@ public:
 private:
     void register_new_clients();
     void tick();
+    // The shadow manager's part of a tick: observations in, actions applied.
+    struct client_tick {
+        client_record* rec;
+        client_totals delta;
+    };
+    void run_manager(double now, double dt, const std::vector<client_tick>& active);
+    [[nodiscard]] std::uint16_t egress_of(std::uint32_t client) const noexcept;
     void setup_lcores();
     void setup_probes();
 
@@ -111,6 +123,8 @@ private:
     std::vector<lcore_slot> lcores_;
     std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
     std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
+    std::unique_ptr<snm::manager> manager_;
+    std::ofstream snm_log_;
 
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
     std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone

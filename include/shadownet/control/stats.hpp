@@ -13,6 +13,7 @@
 #include "shadownet/dataplane/counters.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/engine.hpp"
+#include "shadownet/snm/manager.hpp"
 
 namespace shadownet::control {
 
@@ -39,6 +40,14 @@ struct client_snapshot {
     std::string key;
     std::string path;
     client_totals totals;
+    std::optional<snm::client_view> shadow; // the manager: profile, forecast, reservation, route history
+};
+
+// The shadow network manager's state (docs/shadow-manager.md).
+struct snm_snapshot {
+    std::string policy;
+    snm::scores scores;
+    std::vector<snm::port_view> ports;
 };
 
 struct clients_snapshot {
@@ -71,6 +80,7 @@ struct stats_snapshot {
     clients_snapshot clients;
     std::vector<mempool_snapshot> mempools;
     std::vector<std::pair<std::string, unsigned>> rings; // hand-off rings: name, packets waiting
+    std::optional<snm_snapshot> manager;
 
     [[nodiscard]] std::uint64_t rx() const noexcept;
     [[nodiscard]] std::uint64_t tx() const noexcept;

@@ -60,6 +60,7 @@ struct alignas(64) client_lcore_stats {
     std::array<relaxed_counter, 2> tx_packets; // by path: primary, shadow
     std::array<relaxed_counter, 2> tx_bytes;
     relaxed_counter drops;
+    relaxed_counter in_port; // gauge: 1 + the port the client's last packet came in on (0: none yet)
 };
 static_assert(sizeof(client_lcore_stats) == 64);
 

@@ -1,0 +1,169 @@
+// The shadow network manager: per-client profiles and forecasts, shadow
+// reservations, and the rule that moves clients between their primary and
+// shadow paths (docs/shadow-manager.md).
+//
+// Pure C++ (no DPDK): the appliance feeds it one observation per client and
+// tick and applies what it decides through its own actions (set_client_route,
+// set_shadow_budget). Unit-tested without EAL.
+//
+// Threads: one object, used by the control lcore only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shadownet/core/config.hpp"
+#include "shadownet/dataplane/route.hpp"
+#include "shadownet/forecast/learner.hpp"
+
+namespace shadownet::snm {
+
+using dataplane::path;
+
+// What the fast path saw of one client in one tick.
+struct observation {
+    std::uint32_t id = 0;
+    std::uint16_t egress = 0;   // the primary egress port its traffic leaves on
+    double pps = 0;             // offered: packets received from the client per second
+    double bps = 0;
+    double primary_drop_pps = 0; // dropped over the primary's capacity
+    double shadow_drop_pps = 0;  // dropped over the client's reservation
+    double shadow_tx_pps = 0;    // sent on its shadow path
+};
+
+enum class client_class : std::uint8_t { learning, steady, bursty, periodic, suspicious };
+const char* name_of(client_class c) noexcept;
+
+// What the first window of a client's life showed (docs/shadow-manager.md).
+struct profile {
+    client_class kind = client_class::learning;
+    double observed_s = 0;
+    double mean_pps = 0, peak_pps = 0, p95_pps = 0;
+    double mean_bps = 0, peak_bps = 0;
+    double cv = 0;              // coefficient of variation of pps (burstiness)
+    double mean_packet_bytes = 0;
+};
+
+struct prediction {
+    bool valid = false;
+    double mean_pps = 0, upper_pps = 0; // at the horizon; upper = the configured quantile
+    double mean_bps = 0, upper_bps = 0;
+};
+
+struct reservation {
+    double pps = 0, bps = 0;     // granted on the shadow path
+    double wanted_pps = 0;       // what the forecast asked for
+};
+
+struct route_event {
+    double t = 0;
+    path via = path::primary;
+    std::string reason;
+};
+
+struct client_view {
+    std::uint32_t id = 0;
+    std::string key;
+    path via = path::primary;
+    profile prof;
+    prediction pred;
+    reservation res;
+    double last_pps = 0;
+    std::vector<route_event> history; // newest last, bounded
+};
+
+// The manager's score of itself (issue: learning from outcomes).
+struct scores {
+    std::uint64_t switches_to_shadow = 0, returns = 0;
+    std::uint64_t needed = 0;           // a switch after which the primary would have been over capacity
+    std::uint64_t unneeded = 0;         // a switch whose client returned without that happening
+    double lead_time_sum_s = 0;         // needed switches: how long before the primary would have overflowed
+    std::uint64_t unforeseen_loss_ticks = 0; // ticks with primary_over_capacity drops
+    double unforeseen_loss_packets = 0;
+    double peak_shadow_used_pps = 0;    // the most the shadow path carried in one tick
+    double reserved_at_peak_pps = 0;    // reservations of the clients on the shadow at that tick
+    std::uint64_t overcommit_ticks = 0; // ticks where reservations exceeded the shadow's capacity
+    double high_watermark = 0;          // current, after adaptation
+    double low_watermark = 0;
+    [[nodiscard]] double mean_lead_s() const noexcept { return needed ? lead_time_sum_s / double(needed) : 0; }
+};
+
+struct port_view {
+    std::uint16_t port = 0;
+    rate_spec primary_capacity, shadow_capacity;
+    double measured_pps = 0, predicted_pps = 0; // primary load of the clients on it
+    double shadow_used_pps = 0, shadow_reserved_pps = 0, shadow_wanted_pps = 0;
+    unsigned clients_on_shadow = 0;
+    bool constrained = false;
+};
+
+// A change the appliance must make.
+struct action {
+    enum class kind : std::uint8_t { route, budget } what = kind::route;
+    std::uint32_t id = 0;
+    path via = path::primary;
+    rate_spec budget;
+    std::string reason;
+};
+
+class manager {
+public:
+    using capacity_fn = std::function<rate_spec(std::uint16_t port)>;
+    manager(const snm_config& cfg, double tick_s, capacity_fn primary, capacity_fn shadow);
+    ~manager();
+    manager(const manager&) = delete;
+    manager& operator=(const manager&) = delete;
+
+    void client_added(std::uint32_t id, std::string key, double now_s);
+    void client_removed(std::uint32_t id);
+
+    // One tick: feeds the forecasts, sizes reservations, decides routes.
+    // Returns what the appliance must apply (budgets before routes).
+    std::vector<action> tick(double now_s, std::span<const observation> obs);
+
+    // The operator's override (console `set client <id> route`): the manager
+    // keeps it until the next decision of its own for that client.
+    void note_route(std::uint32_t id, path via, double now_s, const std::string& reason);
+
+    void set_policy(snm_policy p) noexcept { cfg_.policy = p; }
+    [[nodiscard]] snm_policy policy() const noexcept { return cfg_.policy; }
+    [[nodiscard]] std::optional<client_view> client(std::uint32_t id) const;
+    [[nodiscard]] std::vector<port_view> ports() const;
+    [[nodiscard]] const scores& score() const noexcept { return scores_; }
+    [[nodiscard]] const snm_config& config() const noexcept { return cfg_; }
+    [[nodiscard]] std::size_t size() const noexcept;
+
+private:
+    struct client_state;
+    struct pending_switch;
+    void observe(client_state& c, const observation& o, double now_s);
+    void update_profile(client_state& c, const observation& o, double now_s);
+    void decide_port(std::uint16_t port, double now_s, std::vector<action>& out);
+    void reserve_port(std::uint16_t port, std::vector<action>& out);
+    void score_tick(double now_s);
+    void adapt();
+    void refit_some();
+    void switch_client(client_state& c, path via, double now_s, std::string reason, std::vector<action>& out);
+
+    snm_config cfg_;
+    double tick_s_;
+    std::uint32_t horizon_ticks_;
+    std::uint32_t sustain_ticks_;
+    capacity_fn primary_cap_, shadow_cap_;
+    std::map<std::uint32_t, std::unique_ptr<client_state>> clients_;
+    std::map<std::uint16_t, port_view> ports_;
+    std::map<std::uint16_t, std::uint32_t> constrained_for_; // ticks in a row
+    std::vector<pending_switch> pending_;                    // switches not yet judged
+    scores scores_;
+    std::uint64_t judged_at_adapt_ = 0, loss_ticks_at_adapt_ = 0;
+    std::uint32_t refit_cursor_ = 0; // the client whose refit is considered first next tick
+};
+
+} // namespace shadownet::snm

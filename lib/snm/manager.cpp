@@ -1,0 +1,598 @@
+#include "shadownet/snm/manager.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+namespace shadownet::snm {
+
+namespace {
+
+constexpr std::size_t route_history_kept = 32;
+// The surge tracker: Holt's linear trend with fixed, fast parameters. The
+// learned model's parameters are fitted to the client's ordinary life and
+// smooth a sudden ramp away for several ticks; this one follows a ramp within
+// two or three ticks, and only its upward extrapolation is used.
+constexpr double surge_alpha = 0.5;
+constexpr double surge_beta = 0.3;
+constexpr double surge_noise_factor = 3;
+// A client is moved for its own surge only if its demand is predicted (or,
+// reactive, measured) this far above its normal; otherwise only when the
+// primary would be over capacity outright, the biggest grower first.
+constexpr double surge_ratio = 1.5;
+// A switch is judged "needed" if, within this many horizons, the primary would
+// have carried more than its capacity had the client stayed.
+constexpr double judge_horizons = 5;
+constexpr double judge_min_s = 5;
+// Refits (a Nelder-Mead fit over the window, ~0.5 ms a series) are spread
+// over ticks: clients made in the same second would otherwise all refit in
+// the same tick and stall the control lcore for tens of milliseconds.
+constexpr double refit_budget_s = 0.002;
+
+struct trend_tracker {
+    double level = 0, trend = 0;
+    double dev = 0; // smoothed |one-step error|: the series' own noise
+    bool started = false;
+    void update(double y) noexcept
+    {
+        if (!started) {
+            level = y;
+            started = true;
+            return;
+        }
+        dev = 0.9 * dev + 0.1 * std::abs(y - (level + trend));
+        const double prev = level;
+        level = surge_alpha * y + (1 - surge_alpha) * (level + trend);
+        trend = surge_beta * (level - prev) + (1 - surge_beta) * trend;
+    }
+    // Only the part of an upward extrapolation that stands out of the noise:
+    // on a steady noisy series the trend wanders, and summed over many
+    // clients a raw extrapolation would add up to a phantom surge.
+    [[nodiscard]] double ahead(std::uint32_t h) const noexcept
+    {
+        const double rise = static_cast<double>(h) * std::max(0.0, trend) - surge_noise_factor * dev;
+        return std::max(0.0, level + std::max(0.0, rise));
+    }
+};
+
+double utilisation(double pps, double bps, const rate_spec& cap) noexcept
+{
+    double u = 0;
+    if (cap.pps > 0)
+        u = std::max(u, pps / cap.pps);
+    if (cap.bps > 0)
+        u = std::max(u, bps / cap.bps);
+    return u;
+}
+
+bool limited(const rate_spec& cap) noexcept
+{
+    return cap.pps > 0 || cap.bps > 0;
+}
+
+forecast::learner_options learner_options_for(const snm_config& cfg, std::uint32_t horizon)
+{
+    forecast::learner_options o;
+    o.model = forecast::models::damped();
+    o.horizon = std::max<std::uint32_t>(1, horizon);
+    o.capacity_q = cfg.quantile;
+    o.level = std::min(0.99, 2 * cfg.quantile - 1);
+    o.warmup = 10;
+    o.window = 300;
+    o.refit_every = 100;
+    o.residual_window = 50; // a surge's errors widen the quantile for ~5 s, not minutes
+    o.defer_refits = true;  // the manager spreads them over ticks (refit_some)
+    return o;
+}
+
+} // namespace
+
+const char* name_of(client_class c) noexcept
+{
+    switch (c) {
+    case client_class::learning: return "learning";
+    case client_class::steady: return "steady";
+    case client_class::bursty: return "bursty";
+    case client_class::periodic: return "periodic";
+    case client_class::suspicious: return "suspicious";
+    }
+    return "?";
+}
+
+struct manager::client_state {
+    std::uint32_t id = 0;
+    std::string key;
+    double created_s = 0;
+    path via = path::primary;
+    double last_switch_s = -std::numeric_limits<double>::infinity();
+    std::uint32_t calm_ticks = 0; // ticks in a row the return condition held
+    std::deque<route_event> history;
+    std::uint16_t egress = 0;
+    observation last;
+    bool seen = false;
+
+    // Profile accumulators over the first window.
+    std::vector<double> window_pps;
+    double sum_bps = 0, peak_bps = 0;
+    profile prof;
+
+    forecast::series_learner pps_model, bps_model;
+    trend_tracker pps_trend, bps_trend;
+    prediction pred;
+    reservation res;
+    rate_spec applied_budget{-1, -1};
+
+    client_state(const forecast::learner_options& o) : pps_model(o), bps_model(o) {}
+    [[nodiscard]] double baseline_pps() const noexcept
+    {
+        if (prof.kind != client_class::learning)
+            return prof.mean_pps;
+        double s = 0;
+        for (const double v : window_pps)
+            s += v;
+        return window_pps.empty() ? 0 : s / static_cast<double>(window_pps.size());
+    }
+};
+
+struct manager::pending_switch {
+    std::uint32_t id;
+    std::uint16_t port;
+    double at_s;
+};
+
+manager::manager(const snm_config& cfg, double tick_s, capacity_fn primary, capacity_fn shadow)
+    : cfg_(cfg), tick_s_(tick_s), primary_cap_(std::move(primary)), shadow_cap_(std::move(shadow))
+{
+    horizon_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.horizon_s / tick_s)));
+    sustain_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.sustain_s / tick_s)));
+    scores_.high_watermark = cfg.high_watermark;
+    scores_.low_watermark = cfg.low_watermark;
+}
+
+manager::~manager() = default;
+
+std::size_t manager::size() const noexcept
+{
+    return clients_.size();
+}
+
+void manager::client_added(std::uint32_t id, std::string key, double now_s)
+{
+    auto c = std::make_unique<client_state>(learner_options_for(cfg_, horizon_ticks_));
+    c->id = id;
+    c->key = std::move(key);
+    c->created_s = now_s;
+    clients_[id] = std::move(c);
+}
+
+void manager::client_removed(std::uint32_t id)
+{
+    clients_.erase(id);
+    std::erase_if(pending_, [id](const pending_switch& p) { return p.id == id; });
+}
+
+void manager::note_route(std::uint32_t id, path via, double now_s, const std::string& reason)
+{
+    const auto it = clients_.find(id);
+    if (it == clients_.end())
+        return;
+    client_state& c = *it->second;
+    if (c.via == via)
+        return;
+    c.via = via;
+    c.last_switch_s = now_s;
+    c.calm_ticks = 0;
+    c.history.push_back({now_s, via, reason});
+    if (c.history.size() > route_history_kept)
+        c.history.pop_front();
+}
+
+void manager::update_profile(client_state& c, const observation& o, double now_s)
+{
+    if (c.prof.kind != client_class::learning)
+        return;
+    c.window_pps.push_back(o.pps);
+    c.sum_bps += o.bps;
+    c.peak_bps = std::max(c.peak_bps, o.bps);
+    c.prof.observed_s = now_s - c.created_s;
+    if (c.prof.observed_s < cfg_.profile_window_s || c.window_pps.size() < 3)
+        return;
+    const auto n = static_cast<double>(c.window_pps.size());
+    double sum = 0, sumsq = 0, peak = 0;
+    for (const double v : c.window_pps) {
+        sum += v;
+        sumsq += v * v;
+        peak = std::max(peak, v);
+    }
+    profile& p = c.prof;
+    p.mean_pps = sum / n;
+    p.peak_pps = peak;
+    std::vector<double> sorted = c.window_pps;
+    std::sort(sorted.begin(), sorted.end());
+    p.p95_pps = sorted[static_cast<std::size_t>(std::floor(0.95 * (n - 1)))];
+    p.mean_bps = c.sum_bps / n;
+    p.peak_bps = c.peak_bps;
+    p.cv = p.mean_pps > 0 ? std::sqrt(std::max(0.0, sumsq / n - p.mean_pps * p.mean_pps)) / p.mean_pps : 0;
+    p.mean_packet_bytes = p.mean_pps > 0 ? p.mean_bps / 8 / p.mean_pps : 0;
+    // Growing all through its first window (the last quarter well above the
+    // first): a ramp, the shape of an attack or a runaway; otherwise by spread.
+    const std::size_t q = sorted.size() / 4;
+    double first = 0, last = 0;
+    for (std::size_t i = 0; i < q; ++i) {
+        first += c.window_pps[i];
+        last += c.window_pps[c.window_pps.size() - 1 - i];
+    }
+    if (q > 0 && last > 3 * first && last > 0)
+        p.kind = client_class::suspicious;
+    else if (p.cv > 0.5 || (p.mean_pps > 0 && p.peak_pps > 3 * p.mean_pps))
+        p.kind = client_class::bursty;
+    else
+        p.kind = client_class::steady;
+    c.window_pps.clear();
+    c.window_pps.shrink_to_fit();
+}
+
+void manager::observe(client_state& c, const observation& o, double now_s)
+{
+    c.last = o;
+    c.egress = o.egress;
+    c.seen = true;
+    update_profile(c, o, now_s);
+    c.pps_model.observe(o.pps);
+    c.bps_model.observe(o.bps);
+    c.pps_trend.update(o.pps);
+    c.bps_trend.update(o.bps);
+
+    prediction& p = c.pred;
+    const auto& lp = c.pps_model.current();
+    const auto& lb = c.bps_model.current();
+    const double fast_pps = c.pps_trend.ahead(horizon_ticks_);
+    const double fast_bps = c.bps_trend.ahead(horizon_ticks_);
+    p.valid = true;
+    if (lp.valid) {
+        p.mean_pps = std::max(lp.mean, fast_pps);
+        p.upper_pps = std::max({lp.capacity, fast_pps, p.mean_pps});
+    } else {
+        p.mean_pps = std::max(o.pps, fast_pps);
+        p.upper_pps = p.mean_pps;
+    }
+    if (lb.valid) {
+        p.mean_bps = std::max(lb.mean, fast_bps);
+        p.upper_bps = std::max({lb.capacity, fast_bps, p.mean_bps});
+    } else {
+        p.mean_bps = std::max(o.bps, fast_bps);
+        p.upper_bps = p.mean_bps;
+    }
+}
+
+void manager::switch_client(client_state& c, path via, double now_s, std::string reason, std::vector<action>& out)
+{
+    if (via == path::shadow) {
+        // Its reservation goes in before its packets do.
+        const rate_spec b{std::max(1.0, c.res.pps), c.res.bps > 0 ? c.res.bps : 0};
+        action a;
+        a.what = action::kind::budget;
+        a.id = c.id;
+        a.budget = b;
+        out.push_back(a);
+        c.applied_budget = b;
+        ++scores_.switches_to_shadow;
+        pending_.push_back({c.id, c.egress, now_s});
+    } else {
+        ++scores_.returns;
+        // Returned before the primary would have overflowed: not needed.
+        const auto before = pending_.size();
+        std::erase_if(pending_, [&](const pending_switch& p) { return p.id == c.id; });
+        scores_.unneeded += before - pending_.size();
+    }
+    action a;
+    a.what = action::kind::route;
+    a.id = c.id;
+    a.via = via;
+    a.reason = reason;
+    out.push_back(a);
+    note_route(c.id, via, now_s, reason);
+}
+
+void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>& out)
+{
+    port_view& pv = ports_[port];
+    const rate_spec cap = pv.primary_capacity;
+    if (!limited(cap) || cfg_.policy == snm_policy::off)
+        return;
+    const bool predictive = cfg_.policy == snm_policy::predictive;
+    const double hi = scores_.high_watermark;
+    const double lo = scores_.low_watermark;
+
+    // The primary's load as the policy sees it: predicted (means plus the
+    // independent spread of the clients' upper quantiles) or measured.
+    struct load {
+        double mean_pps = 0, var_pps = 0, mean_bps = 0, var_bps = 0;
+        void add(const client_state& c, bool pred, double sign = 1)
+        {
+            if (pred) {
+                mean_pps += sign * c.pred.mean_pps;
+                var_pps += sign * std::pow(c.pred.upper_pps - c.pred.mean_pps, 2);
+                mean_bps += sign * c.pred.mean_bps;
+                var_bps += sign * std::pow(c.pred.upper_bps - c.pred.mean_bps, 2);
+            } else {
+                mean_pps += sign * c.last.pps;
+                mean_bps += sign * c.last.bps;
+            }
+        }
+        [[nodiscard]] double util(const rate_spec& cap) const
+        {
+            return utilisation(mean_pps + std::sqrt(std::max(0.0, var_pps)),
+                               mean_bps + std::sqrt(std::max(0.0, var_bps)), cap);
+        }
+    };
+    load primary;
+    double primary_drops = 0;
+    std::vector<client_state*> on_primary, on_shadow;
+    for (auto& [id, cp] : clients_) {
+        client_state& c = *cp;
+        if (!c.seen || c.egress != port)
+            continue;
+        if (c.via == path::primary) {
+            primary.add(c, predictive);
+            primary_drops += c.last.primary_drop_pps;
+            on_primary.push_back(&c);
+        } else {
+            on_shadow.push_back(&c);
+        }
+    }
+    const double util = primary.util(cap);
+    const bool over = util > hi || (!predictive && primary_drops > 0);
+    std::uint32_t& streak = constrained_for_[port];
+    streak = over ? streak + 1 : 0;
+    pv.constrained = over;
+
+    if (streak >= sustain_ticks_) {
+        // Move the clients whose demand grew most beyond their own normal,
+        // until the rest fits under the middle of the two watermarks.
+        const auto surge = [&](const client_state& c) {
+            const double now_pps = predictive ? c.pred.upper_pps : c.last.pps;
+            return now_pps - c.baseline_pps();
+        };
+        std::sort(on_primary.begin(), on_primary.end(),
+                  [&](const client_state* a, const client_state* b) { return surge(*a) > surge(*b); });
+        const double target = (hi + lo) / 2;
+        const bool overflow = util > 1.0;
+        load rest = primary;
+        for (client_state* c : on_primary) {
+            if (rest.util(cap) <= target)
+                break;
+            const double own = surge(*c);
+            const bool surging = own > (surge_ratio - 1) * c->baseline_pps() && own > 0;
+            if (!(surging || (overflow && own > 0)) || now_s - c->last_switch_s < cfg_.min_interval_s)
+                continue;
+            rest.add(*c, predictive, -1);
+            switch_client(*c, path::shadow, now_s,
+                          predictive ? "predicted primary over high watermark" : "measured primary over high watermark",
+                          out);
+        }
+        return;
+    }
+    // Back to the primary, one client a tick, the smallest first, when the
+    // primary with it stays below the low watermark.
+    std::sort(on_shadow.begin(), on_shadow.end(), [](const client_state* a, const client_state* b) {
+        return a->pred.upper_pps < b->pred.upper_pps;
+    });
+    // The same measure as the switch, so that low < high really is a
+    // hysteresis band: a surge's errors widen the client's upper quantile for
+    // as long as they are in its residual window (a few seconds), which keeps
+    // it on the shadow until its demand has been ordinary for that long.
+    bool returned = false;
+    for (client_state* c : on_shadow) {
+        load with = primary;
+        with.add(*c, predictive);
+        const bool calm = with.util(cap) <= lo;
+        c->calm_ticks = calm ? c->calm_ticks + 1 : 0;
+        if (!returned && calm && c->calm_ticks >= sustain_ticks_ && now_s - c->last_switch_s >= cfg_.min_interval_s) {
+            switch_client(*c, path::primary, now_s, "primary below low watermark", out);
+            returned = true;
+        }
+    }
+}
+
+void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
+{
+    port_view& pv = ports_[port];
+    const rate_spec cap = pv.shadow_capacity;
+    std::vector<client_state*> mine;
+    for (auto& [id, cp] : clients_)
+        if (cp->seen && cp->egress == port)
+            mine.push_back(cp.get());
+    // Clients on the shadow are served first (they use it now), then the rest;
+    // within each, the smaller need first, so that an overcommit leaves the
+    // fewest clients short (docs/shadow-manager.md).
+    std::sort(mine.begin(), mine.end(), [](const client_state* a, const client_state* b) {
+        if ((a->via == path::shadow) != (b->via == path::shadow))
+            return a->via == path::shadow;
+        return a->pred.upper_pps < b->pred.upper_pps;
+    });
+    double left_pps = cap.pps > 0 ? cap.pps : std::numeric_limits<double>::infinity();
+    double left_bps = cap.bps > 0 ? cap.bps : std::numeric_limits<double>::infinity();
+    double wanted = 0, reserved = 0, used = 0;
+    for (client_state* c : mine) {
+        reservation& r = c->res;
+        r.wanted_pps = c->pred.upper_pps * cfg_.headroom;
+        const double wanted_bps = c->pred.upper_bps * cfg_.headroom;
+        r.pps = std::min(r.wanted_pps, left_pps);
+        r.bps = std::min(wanted_bps, left_bps);
+        left_pps -= r.pps;
+        left_bps -= r.bps;
+        wanted += r.wanted_pps;
+        reserved += r.pps;
+        if (c->via == path::shadow) {
+            used += c->last.shadow_tx_pps;
+            ++pv.clients_on_shadow;
+            // Keep the fast path's budget in step, without rewriting it for noise.
+            const rate_spec b{std::max(1.0, r.pps), r.bps};
+            const auto moved = [](double a, double b2) { return std::abs(a - b2) > 0.05 * std::max(a, b2); };
+            if (moved(b.pps, c->applied_budget.pps) || moved(b.bps, c->applied_budget.bps)) {
+                action a;
+                a.what = action::kind::budget;
+                a.id = c->id;
+                a.budget = b;
+                out.push_back(a);
+                c->applied_budget = b;
+            }
+        }
+    }
+    pv.shadow_wanted_pps = wanted;
+    pv.shadow_reserved_pps = reserved;
+    pv.shadow_used_pps = used;
+    if (limited(cap) && wanted > reserved * 1.0000001)
+        ++scores_.overcommit_ticks;
+}
+
+void manager::score_tick(double now_s)
+{
+    // Per port: the primary's measured load and the shadow's use this tick.
+    std::map<std::uint16_t, double> primary_pps;
+    double loss = 0, shadow_used = 0, shadow_reserved = 0;
+    for (auto& [id, cp] : clients_) {
+        const client_state& c = *cp;
+        if (!c.seen)
+            continue;
+        if (c.via == path::primary)
+            primary_pps[c.egress] += c.last.pps;
+        loss += c.last.primary_drop_pps * tick_s_;
+        if (c.via == path::shadow) {
+            shadow_used += c.last.shadow_tx_pps;
+            shadow_reserved += c.res.pps;
+        }
+    }
+    if (loss > 0 && cfg_.policy != snm_policy::off) {
+        ++scores_.unforeseen_loss_ticks;
+        scores_.unforeseen_loss_packets += loss;
+    }
+    if (shadow_used > scores_.peak_shadow_used_pps) {
+        scores_.peak_shadow_used_pps = shadow_used;
+        scores_.reserved_at_peak_pps = shadow_reserved;
+    }
+    // A pending switch is needed once the primary plus the client would have
+    // been over capacity; unneeded if that never happens in its window.
+    const double window = std::max(judge_min_s, judge_horizons * cfg_.horizon_s);
+    std::erase_if(pending_, [&](const pending_switch& p) {
+        const auto it = clients_.find(p.id);
+        if (it == clients_.end())
+            return true;
+        const rate_spec cap = ports_[p.port].primary_capacity;
+        const double would = primary_pps[p.port] + it->second->last.pps;
+        if (cap.pps > 0 && would > cap.pps) {
+            ++scores_.needed;
+            scores_.lead_time_sum_s += now_s - p.at_s;
+            return true;
+        }
+        if (now_s - p.at_s > window) {
+            ++scores_.unneeded;
+            return true;
+        }
+        return false;
+    });
+}
+
+void manager::adapt()
+{
+    if (!cfg_.adapt || cfg_.policy == snm_policy::off)
+        return;
+    const double gap = cfg_.high_watermark - cfg_.low_watermark;
+    // Losses it did not foresee: act earlier. Mostly unneeded switches: later.
+    if (scores_.unforeseen_loss_ticks > loss_ticks_at_adapt_) {
+        scores_.high_watermark = std::max(0.5, scores_.high_watermark - 0.02);
+        loss_ticks_at_adapt_ = scores_.unforeseen_loss_ticks;
+    }
+    const std::uint64_t judged = scores_.needed + scores_.unneeded;
+    if (judged >= judged_at_adapt_ + 4) {
+        const double recent_unneeded = static_cast<double>(scores_.unneeded) / static_cast<double>(judged);
+        if (recent_unneeded > 0.5)
+            scores_.high_watermark = std::min(0.98, scores_.high_watermark + 0.02);
+        judged_at_adapt_ = judged;
+    }
+    scores_.low_watermark = std::max(0.0, scores_.high_watermark - gap);
+}
+
+void manager::refit_some()
+{
+    if (clients_.empty())
+        return;
+    const auto start = std::chrono::steady_clock::now();
+    auto it = clients_.lower_bound(refit_cursor_);
+    for (std::size_t visited = 0; visited < clients_.size(); ++visited, ++it) {
+        if (it == clients_.end())
+            it = clients_.begin();
+        client_state& c = *it->second;
+        if (c.pps_model.refit_due())
+            c.pps_model.refit();
+        if (c.bps_model.refit_due())
+            c.bps_model.refit();
+        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > refit_budget_s) {
+            ++it;
+            break;
+        }
+    }
+    refit_cursor_ = it == clients_.end() ? 0 : it->first;
+}
+
+std::vector<action> manager::tick(double now_s, std::span<const observation> obs)
+{
+    std::vector<action> out;
+    for (const auto& o : obs) {
+        const auto it = clients_.find(o.id);
+        if (it == clients_.end())
+            continue;
+        observe(*it->second, o, now_s);
+        port_view& pv = ports_[o.egress];
+        pv.port = o.egress;
+    }
+    for (auto& [port, pv] : ports_) {
+        pv.primary_capacity = primary_cap_(port);
+        pv.shadow_capacity = shadow_cap_(port);
+        pv.measured_pps = pv.predicted_pps = 0;
+        pv.clients_on_shadow = 0;
+    }
+    for (auto& [id, cp] : clients_)
+        if (cp->seen && cp->via == path::primary) {
+            ports_[cp->egress].measured_pps += cp->last.pps;
+            ports_[cp->egress].predicted_pps += cp->pred.upper_pps;
+        }
+    for (auto& [port, pv] : ports_)
+        reserve_port(port, out);
+    for (auto& [port, pv] : ports_)
+        decide_port(port, now_s, out);
+    score_tick(now_s);
+    adapt();
+    refit_some();
+    return out;
+}
+
+std::optional<client_view> manager::client(std::uint32_t id) const
+{
+    const auto it = clients_.find(id);
+    if (it == clients_.end())
+        return std::nullopt;
+    const client_state& c = *it->second;
+    client_view v;
+    v.id = id;
+    v.key = c.key;
+    v.via = c.via;
+    v.prof = c.prof;
+    v.pred = c.pred;
+    v.res = c.res;
+    v.last_pps = c.last.pps;
+    v.history.assign(c.history.begin(), c.history.end());
+    return v;
+}
+
+std::vector<port_view> manager::ports() const
+{
+    std::vector<port_view> out;
+    for (const auto& [port, pv] : ports_)
+        out.push_back(pv);
+    return out;
+}
+
+} // namespace shadownet::snm

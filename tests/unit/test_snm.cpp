@@ -1,0 +1,211 @@
+// The shadow network manager's decisions, driven by a simulated primary: a
+// link of fixed capacity that drops, from every client alike, whatever its
+// clients offer beyond it. No EAL: the manager is pure logic.
+#include <cmath>
+#include <map>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "shadownet/snm/manager.hpp"
+
+using namespace shadownet;
+using namespace shadownet::snm;
+
+namespace {
+
+constexpr double tick = 0.1;
+
+struct outcome {
+    double well_behaved_lost = 0; // packets the other clients lost on the primary
+    double offered = 0;
+    unsigned to_shadow = 0, to_primary = 0;
+    std::map<std::uint32_t, unsigned> switched; // client -> switches to the shadow
+    double first_switch_s = -1;
+    scores score;
+};
+
+// n clients at `base` pps each with ±3 % noise; client 0 follows `surge(t)`
+// (a multiplier). The primary carries `capacity` pps; the shadow is unlimited.
+template <typename Surge>
+outcome simulate(snm_policy policy, unsigned n, double base, double capacity, double seconds, Surge surge)
+{
+    snm_config cfg;
+    cfg.policy = policy;
+    cfg.horizon_s = 1.0;
+    cfg.profile_window_s = 3;
+    manager m(cfg, tick, [&](std::uint16_t) { return rate_spec{capacity, 0}; },
+              [](std::uint16_t) { return rate_spec{}; });
+    for (std::uint32_t id = 1; id <= n; ++id)
+        m.client_added(id, "10.0.0." + std::to_string(id), 0);
+    std::map<std::uint32_t, path> via;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<double> noise(0.97, 1.03);
+    outcome out;
+    for (double t = tick; t <= seconds; t += tick) {
+        std::vector<observation> obs;
+        double primary = 0;
+        for (std::uint32_t id = 1; id <= n; ++id) {
+            observation o;
+            o.id = id;
+            o.egress = 1;
+            o.pps = base * noise(rng) * (id == 1 ? surge(t) : 1.0);
+            o.bps = o.pps * 64 * 8;
+            if (via[id] == path::primary)
+                primary += o.pps;
+            else
+                o.shadow_tx_pps = o.pps;
+            obs.push_back(o);
+        }
+        // The link drops its overflow from every client in proportion.
+        const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
+        for (auto& o : obs) {
+            if (via[o.id] != path::primary)
+                continue;
+            o.primary_drop_pps = o.pps * loss_share;
+            if (o.id != 1)
+                out.well_behaved_lost += o.primary_drop_pps * tick;
+        }
+        for (const auto& o : obs)
+            if (o.id != 1)
+                out.offered += o.pps * tick;
+        for (const auto& a : m.tick(t, obs)) {
+            if (a.what != action::kind::route)
+                continue;
+            EXPECT_NE(via[a.id], a.via) << "a route action must change the route";
+            via[a.id] = a.via;
+            if (a.via == path::shadow) {
+                ++out.to_shadow;
+                ++out.switched[a.id];
+                if (out.first_switch_s < 0)
+                    out.first_switch_s = t;
+            } else {
+                ++out.to_primary;
+            }
+        }
+    }
+    out.score = m.score();
+    return out;
+}
+
+// Client 0 goes from 1x to 10x over two seconds from t = 10 s, holds for five
+// seconds, then falls back within a second.
+double flash_crowd(double t)
+{
+    if (t < 10)
+        return 1;
+    if (t < 12)
+        return 1 + 9 * (t - 10) / 2;
+    if (t < 17)
+        return 10;
+    if (t < 18)
+        return 10 - 9 * (t - 17);
+    return 1;
+}
+
+} // namespace
+
+TEST(snm, predictive_moves_the_surging_client_before_the_primary_overflows)
+{
+    // Ten clients at 100 pps, a primary of 1 500 pps: the surge needs 1 900.
+    const auto pred = simulate(snm_policy::predictive, 10, 100, 1500, 30, flash_crowd);
+    const auto reac = simulate(snm_policy::reactive, 10, 100, 1500, 30, flash_crowd);
+    const auto off = simulate(snm_policy::off, 10, 100, 1500, 30, flash_crowd);
+
+    EXPECT_EQ(off.to_shadow, 0U);
+    EXPECT_GT(off.well_behaved_lost, 0.0);
+    // Only the surging client moves, once, and comes back once.
+    EXPECT_EQ(pred.switched.size(), 1U);
+    EXPECT_EQ(pred.switched.count(1), 1U);
+    EXPECT_EQ(pred.to_shadow, 1U);
+    EXPECT_EQ(pred.to_primary, 1U);
+    EXPECT_EQ(reac.switched.count(1), 1U);
+    // Before the overflow (the sum passes 1 500 at t ~ 11.3 s).
+    EXPECT_LT(pred.first_switch_s, 11.3);
+    EXPECT_LT(pred.first_switch_s, reac.first_switch_s);
+    EXPECT_EQ(pred.well_behaved_lost, 0.0);
+    EXPECT_LT(pred.well_behaved_lost * 10, reac.well_behaved_lost + 1e-9);
+    EXPECT_EQ(pred.score.needed, 1U);
+    EXPECT_GT(pred.score.mean_lead_s(), 0.0);
+}
+
+TEST(snm, steady_noisy_load_near_the_watermark_does_not_flap)
+{
+    // 85 % of capacity with noise, for a minute: nothing to do.
+    const auto pred = simulate(snm_policy::predictive, 10, 85, 1000, 60, [](double) { return 1.0; });
+    EXPECT_EQ(pred.to_shadow, 0U) << "first switch at " << pred.first_switch_s;
+    const auto reac = simulate(snm_policy::reactive, 10, 85, 1000, 60, [](double) { return 1.0; });
+    EXPECT_EQ(reac.to_shadow, 0U);
+}
+
+TEST(snm, profiles_classify_clients)
+{
+    snm_config cfg;
+    cfg.profile_window_s = 2;
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; }, [](std::uint16_t) { return rate_spec{}; });
+    m.client_added(1, "steady", 0);
+    m.client_added(2, "bursty", 0);
+    m.client_added(3, "ramp", 0);
+    for (int k = 1; k <= 30; ++k) {
+        const double t = k * tick;
+        std::vector<observation> obs{
+            {1, 1, 100.0 + (k % 2), 100 * 512, 0, 0, 0},
+            {2, 1, k % 5 == 0 ? 1000.0 : 10.0, 0, 0, 0, 0},
+            {3, 1, 10.0 * k, 0, 0, 0, 0},
+        };
+        m.tick(t, obs);
+    }
+    EXPECT_EQ(m.client(1)->prof.kind, client_class::steady);
+    EXPECT_NEAR(m.client(1)->prof.mean_pps, 100.5, 0.6);
+    EXPECT_NEAR(m.client(1)->prof.mean_packet_bytes, 100 * 512 / 8 / 100.5, 1);
+    EXPECT_EQ(m.client(2)->prof.kind, client_class::bursty);
+    EXPECT_EQ(m.client(3)->prof.kind, client_class::suspicious);
+    EXPECT_FALSE(m.client(4).has_value());
+}
+
+TEST(snm, reservations_follow_the_forecast_and_report_overcommit)
+{
+    snm_config cfg;
+    cfg.headroom = 1.2;
+    // A shadow of 300 pps for clients that together want ~480.
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; },
+              [](std::uint16_t) { return rate_spec{300, 0}; });
+    for (std::uint32_t id = 1; id <= 4; ++id)
+        m.client_added(id, "c", 0);
+    m.note_route(4, path::shadow, 0, "operator");
+    std::vector<action> last;
+    for (int k = 1; k <= 50; ++k) {
+        std::vector<observation> obs;
+        for (std::uint32_t id = 1; id <= 4; ++id)
+            obs.push_back({id, 1, 100.0, 0, 0, 0, id == 4 ? 100.0 : 0});
+        last = m.tick(k * tick, obs);
+    }
+    const auto c4 = m.client(4);
+    ASSERT_TRUE(c4);
+    EXPECT_NEAR(c4->res.wanted_pps, 120, 15);
+    EXPECT_NEAR(c4->res.pps, c4->res.wanted_pps, 1e-9) << "the client on the shadow is served first";
+    double granted = 0;
+    for (std::uint32_t id = 1; id <= 4; ++id)
+        granted += m.client(id)->res.pps;
+    EXPECT_LE(granted, 300 + 1e-6);
+    EXPECT_GT(m.score().overcommit_ticks, 0U);
+    const auto ports = m.ports();
+    ASSERT_EQ(ports.size(), 1U);
+    EXPECT_EQ(ports[0].clients_on_shadow, 1U);
+    EXPECT_NEAR(ports[0].shadow_used_pps, 100, 1e-9);
+}
+
+TEST(snm, operator_routes_are_remembered_in_the_history)
+{
+    snm_config cfg;
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; }, [](std::uint16_t) { return rate_spec{}; });
+    m.client_added(7, "c", 0);
+    m.note_route(7, path::shadow, 1.5, "operator");
+    m.note_route(7, path::primary, 2.5, "operator");
+    const auto v = m.client(7);
+    ASSERT_EQ(v->history.size(), 2U);
+    EXPECT_EQ(v->history[0].via, path::shadow);
+    EXPECT_DOUBLE_EQ(v->history[1].t, 2.5);
+    EXPECT_EQ(v->via, path::primary);
+}
