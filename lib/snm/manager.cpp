@@ -566,6 +566,10 @@ std::vector<action> manager::tick(double now_s, std::span<const observation> obs
     score_tick(now_s);
     adapt();
     refit_some();
+    // Off means hands off: forecasts and reservations are still computed and
+    // shown, but nothing the operator set is changed.
+    if (cfg_.policy == snm_policy::off)
+        out.clear();
     return out;
 }
 

@@ -100,6 +100,7 @@ TEST(appliance, primary_capacity_drops_what_exceeds_it)
     cfg.traffic.rate_pps = 200'000; // 100 kpps into each port
     cfg.snm.primary_capacity = {{std::uint16_t{1}, {20'000, 0}}};
     cfg.snm.capacity_burst_ms = 5;
+    cfg.snm.policy = snm_policy::off; // the manager would move clients to the (unlimited) shadow
     const auto t0 = std::chrono::steady_clock::now();
     appliance app(cfg);
     EXPECT_EQ(app.primary_capacity(1).pps, 20'000);
@@ -128,6 +129,7 @@ TEST(appliance, shadow_budget_limits_one_client)
     cfg.virtual_ports = 2;
     cfg.traffic.rate_pps = 80'000;
     cfg.traffic.clients = 4; // ~10 kpps per client and port
+    cfg.snm.policy = snm_policy::off; // the operator's budget, not the manager's
     appliance app(cfg);
     app.start();
     const auto until = [&](auto done, std::chrono::milliseconds limit) {
