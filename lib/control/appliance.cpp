@@ -560,7 +560,7 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
             continue;
         if (a.what == snm::action::kind::budget) {
             set_shadow_budget(a.id, a.budget);
-        } else if (a.via != dataplane::path::shadow || plan_.shadow_per_lcore > 0) {
+        } else if (a.via != dataplane::path::shadow || has_shadow_path()) {
             client_record* rec = registry_.find(a.id);
             table_->set_route(a.id, a.via);
             if (rec->via != a.via)
@@ -590,8 +590,8 @@ dataplane::route appliance::set_client_route(std::uint32_t client, dataplane::pa
     client_record* rec = registry_.find(client);
     if (rec == nullptr)
         throw std::out_of_range(fmt::format("client {} does not exist", client));
-    if (via == dataplane::path::shadow && plan_.shadow_per_lcore == 0)
-        throw config_error("no shadow TX queues are reserved (--shadow-txq 0)");
+    if (via == dataplane::path::shadow && !has_shadow_path())
+        throw config_error("no shadow path: no shadow TX queues (--shadow-txq 0) and no --shadow-ports");
     const auto r = table_->set_route(client, via);
     if (rec->via != via)
         ++rec->route_changes;

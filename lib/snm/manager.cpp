@@ -245,6 +245,15 @@ void manager::observe(client_state& c, const observation& o, double now_s)
     c.bps_trend.update(o.bps);
 
     prediction& p = c.pred;
+    if (c.prof.kind == client_class::learning) {
+        // A client's first seconds are its arrival, not a surge: its ramp
+        // from nothing would extrapolate to a phantom flood. Until its
+        // profile is built it counts at what it does now.
+        p.valid = true;
+        p.mean_pps = p.upper_pps = o.pps;
+        p.mean_bps = p.upper_bps = o.bps;
+        return;
+    }
     const auto& lp = c.pps_model.current();
     const auto& lb = c.bps_model.current();
     const double fast_pps = c.pps_trend.ahead(horizon_ticks_);
@@ -342,8 +351,11 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
             on_shadow.push_back(&c);
         }
     }
+    // Predictive acts when the forecast crosses the high watermark; reactive,
+    // like the seed's `ON resource_threshold_exceeded`, when the resource is
+    // exceeded: the measured load is over the capacity or the primary drops.
     const double util = primary.util(cap);
-    const bool over = util > hi || (!predictive && primary_drops > 0);
+    const bool over = predictive ? util > hi : (util > 1.0 || primary_drops > 0);
     std::uint32_t& streak = constrained_for_[port];
     streak = over ? streak + 1 : 0;
     pv.constrained = over;
@@ -363,6 +375,8 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
         for (client_state* c : on_primary) {
             if (rest.util(cap) <= target)
                 break;
+            if (c->prof.kind == client_class::learning && !overflow)
+                continue; // not yet known what is normal for it
             const double own = surge(*c);
             const bool surging = own > (surge_ratio - 1) * c->baseline_pps() && own > 0;
             if (!(surging || (overflow && own > 0)) || now_s - c->last_switch_s < cfg_.min_interval_s)

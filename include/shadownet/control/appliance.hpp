@@ -91,6 +91,10 @@ private:
     };
     void run_manager(double now, double dt, const std::vector<client_tick>& active);
     [[nodiscard]] std::uint16_t egress_of(std::uint32_t client) const noexcept;
+    [[nodiscard]] bool has_shadow_path() const noexcept
+    {
+        return plan_.shadow_per_lcore > 0 || !cfg_.shadow_ports.empty();
+    }
     void setup_lcores();
     void setup_probes();
 
