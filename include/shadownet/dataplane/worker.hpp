@@ -104,6 +104,10 @@ struct lcore_conf {
     client_lcore_stats* clients_stats = nullptr;     // [client_table capacity + 1], read by control
     client_egress* clients_egress = nullptr;         // [client_table capacity + 1], lcore-private
     const std::atomic<bool>* quit = nullptr;
+    // Forwarding paused (console `stop`): rtc and rx lcores do not poll their
+    // RX queues while it is set. Stored by the control lcore (release), loaded
+    // once per loop (acquire). nullptr: never paused.
+    const std::atomic<bool>* pause = nullptr;
 };
 
 struct hold_entry {
@@ -137,6 +141,10 @@ struct handoff_meta {
 
 // One pass: poll RX queues / hand-off rings, classify, transmit. Returns packets handled.
 unsigned lcore_poll(const lcore_conf& conf, lcore_state& state) noexcept;
+// One pass while forwarding is paused: no RX; the hold queue still drains and
+// the lcore leaves RCU so that it holds nothing back. Workers are never paused
+// (they only empty rings that the paused RX lcores no longer fill).
+void lcore_paused_poll(const lcore_conf& conf, lcore_state& state) noexcept;
 // At exit: empties the hold queue (bounded wait for draining) and, for
 // workers, the hand-off rings. Every packet ends transmitted or counted.
 void lcore_finish(const lcore_conf& conf, lcore_state& state) noexcept;
