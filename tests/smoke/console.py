@@ -153,13 +153,21 @@ def scenario_interactive():
         check(p.returncode == 0, f"EOF: exit {p.returncode}: {stderr}")
         check("busy%" in stdout and "total rx" in stdout, f"EOF ends like quit: {stdout}")
 
-        # --duration still applies with -i, while stdin stays open.
+        # --duration still applies with -i, while stdin stays open (communicate() would close it: EOF).
         p = appliance(prefix, ["-i", "--duration", "1.5"], stdin=subprocess.PIPE)
+        t0 = time.time()
         try:
-            stdout, stderr = p.communicate(timeout=20)
+            p.wait(timeout=30)
+            took = time.time() - t0
+            stdout, stderr = p.stdout.read(), p.stderr.read()
         finally:
+            p.stdin.close()
+            if p.poll() is None:
+                p.kill()
             shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
         check(p.returncode == 0 and "total rx" in stdout, f"--duration with -i: {p.returncode} {stderr}")
+        check(took >= 1.4, f"-i with stdin open ended after {took:.2f} s, before --duration 1.5")
+        print(f"-i --duration 1.5 ran {took:.1f} s")
     print("ok: interactive console on a pipe (help, show drops, quit, EOF, --duration)")
 
 
