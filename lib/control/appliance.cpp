@@ -324,6 +324,7 @@ void appliance::setup_lcores()
             c.capacity_burst_s = burst_s;
         }
         c.quit = c.role == lcore_role::worker ? &quit_workers_ : &quit_rx_;
+        c.pause = &paused_;
         s.state = std::make_unique<dataplane::lcore_state>();
         s.launch = {&s.conf, s.state.get()};
     }
@@ -384,8 +385,12 @@ bool appliance::poll()
     }
     if (!launched_ || stopped_)
         return worked;
-    if (plan_.main_forwards)
-        worked = dataplane::lcore_poll(lcores_.front().conf, *lcores_.front().state) > 0 || worked;
+    if (plan_.main_forwards) {
+        if (paused_.load(std::memory_order_relaxed))
+            dataplane::lcore_paused_poll(lcores_.front().conf, *lcores_.front().state);
+        else
+            worked = dataplane::lcore_poll(lcores_.front().conf, *lcores_.front().state) > 0 || worked;
+    }
     register_new_clients();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_tick_) {
@@ -630,6 +635,8 @@ void appliance::stop()
         stopped_ = true;
         return;
     }
+    // What waits in the ports while forwarding is paused must be taken in and counted.
+    set_forwarding(true);
     const auto pending = [this](bool to_appliance) {
         unsigned n = 0;
         for (const auto& c : cables_)
@@ -677,6 +684,54 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
 {
     stats_snapshot s;
     s.at = std::chrono::steady_clock::now();
+    s.ports = port_snapshots();
+    s.lcores = lcore_stats();
+    if (traffic_) {
+        traffic_snapshot t;
+        t.totals = traffic_->totals();
+        t.latency = traffic_->latency();
+        t.rate_pps = traffic_->current_rate();
+        s.traffic = t;
+    }
+
+    s.mempools.push_back({"shadownet_pkts", pool_->size(), pool_->in_use(), pool_baseline_});
+    if (traffic_pool_)
+        s.mempools.push_back({"shadownet_gen", traffic_pool_->size(), traffic_pool_->in_use(), traffic_pool_baseline_});
+    for (const auto& r : handoff_)
+        s.rings.emplace_back(r->get()->name, r->count());
+
+    s.clients.count = registry_.size();
+    s.clients.capacity = table_->capacity();
+    s.clients.connects = registry_.connects();
+    s.clients.default_client = client_counters(dataplane::default_client);
+    std::vector<client_snapshot> all;
+    for (const auto id : registry_.ids())
+        all.push_back(client_summary(*registry_.find(id)));
+    const std::size_t keep = std::min<std::size_t>(all.size(), max_clients);
+    if (busiest_first)
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                          [](const client_snapshot& a, const client_snapshot& b) {
+                              return a.totals.rx_packets > b.totals.rx_packets ||
+                                     (a.totals.rx_packets == b.totals.rx_packets && a.id < b.id);
+                          });
+    all.resize(keep);
+    s.clients.busiest = std::move(all);
+    s.shadow = shadow();
+    snm_snapshot m;
+    switch (manager_->policy()) {
+    case snm_policy::predictive: m.policy = "predictive"; break;
+    case snm_policy::reactive: m.policy = "reactive"; break;
+    case snm_policy::off: m.policy = "off"; break;
+    }
+    m.scores = manager_->score();
+    m.ports = manager_->ports();
+    s.manager = std::move(m);
+    return s;
+}
+
+std::vector<port_snapshot> appliance::port_snapshots() const
+{
+    std::vector<port_snapshot> out;
     for (const auto& p : ports_) {
         port_snapshot ps;
         ps.id = p.id();
@@ -692,8 +747,14 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
                 ps.drops[r] += pc.drops[r].read();
         }
         ps.hw = p.hw_stats();
-        s.ports.push_back(std::move(ps));
+        out.push_back(std::move(ps));
     }
+    return out;
+}
+
+std::vector<lcore_snapshot> appliance::lcore_stats() const
+{
+    std::vector<lcore_snapshot> out;
     for (const auto& slot : lcores_) {
         const auto& c = counters_[slot.conf.lcore_id];
         lcore_snapshot ls;
@@ -716,51 +777,128 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
         ls.hold_overflow = c.hold_overflow.read();
         ls.announced = c.announced.read();
         ls.announce_lost = c.announce_lost.read();
-        s.lcores.push_back(std::move(ls));
+        out.push_back(std::move(ls));
     }
-    if (traffic_) {
-        traffic_snapshot t;
-        t.totals = traffic_->totals();
-        t.latency = traffic_->latency();
-        t.rate_pps = traffic_->current_rate();
-        s.traffic = t;
+    return out;
+}
+
+client_snapshot appliance::client_summary(const client_record& rec) const
+{
+    return {rec.id, dataplane::to_string(rec.key), rec.via == dataplane::path::shadow ? "shadow" : "primary",
+            client_counters(rec.id) - rec.baseline, manager_->client(rec.id)};
+}
+
+bool appliance::set_forwarding(bool on) noexcept
+{
+    return !paused_.exchange(!on, std::memory_order_acq_rel);
+}
+
+std::vector<port_snapshot> appliance::port_stats() const
+{
+    auto now = port_snapshots();
+    for (std::size_t i = 0; i < now.size() && i < port_baseline_.size(); ++i) {
+        auto& p = now[i];
+        const auto& b = port_baseline_[i];
+        p.rx -= b.rx;
+        p.tx -= b.tx;
+        p.forwarded -= b.forwarded;
+        p.rx_bytes -= b.rx_bytes;
+        p.tx_bytes -= b.tx_bytes;
+        for (std::size_t r = 0; r < dataplane::drop_reason_count; ++r)
+            p.drops[r] -= b.drops[r];
+        p.hw.ipackets -= b.hw.ipackets;
+        p.hw.opackets -= b.hw.opackets;
+        p.hw.ibytes -= b.hw.ibytes;
+        p.hw.obytes -= b.hw.obytes;
+        p.hw.imissed -= b.hw.imissed;
+        p.hw.ierrors -= b.hw.ierrors;
+        p.hw.oerrors -= b.hw.oerrors;
+        p.hw.rx_nombuf -= b.hw.rx_nombuf;
     }
+    return now;
+}
 
-    s.mempools.push_back({"shadownet_pkts", pool_->size(), pool_->in_use(), pool_baseline_});
-    if (traffic_pool_)
-        s.mempools.push_back({"shadownet_gen", traffic_pool_->size(), traffic_pool_->in_use(), traffic_pool_baseline_});
-    for (const auto& r : handoff_)
-        s.rings.emplace_back(r->get()->name, r->count());
+void appliance::clear_port_stats(std::optional<std::uint16_t> port)
+{
+    auto now = port_snapshots();
+    if (port_baseline_.size() != now.size()) {
+        port_baseline_ = now;
+        for (auto& b : port_baseline_) {
+            port_snapshot zero;
+            zero.id = b.id;
+            zero.name = b.name;
+            b = std::move(zero);
+        }
+    }
+    bool found = !port;
+    for (std::size_t i = 0; i < now.size(); ++i)
+        if (!port || now[i].id == *port) {
+            port_baseline_[i] = now[i];
+            found = true;
+        }
+    if (!found)
+        throw std::out_of_range(fmt::format("port {} is not an appliance port", *port));
+}
 
-    s.clients.count = registry_.size();
-    s.clients.capacity = table_->capacity();
-    s.clients.connects = registry_.connects();
-    s.clients.default_client = client_counters(dataplane::default_client);
-    std::vector<client_snapshot> all;
+std::vector<std::pair<std::string, std::uint64_t>> appliance::port_xstats(std::uint16_t port) const
+{
+    for (const auto& p : ports_)
+        if (p.id() == port)
+            return p.xstats();
+    throw std::out_of_range(fmt::format("port {} is not an appliance port", port));
+}
+
+shadow_view appliance::shadow() const
+{
+    shadow_view v;
+    v.queues_per_lcore = plan_.shadow_per_lcore;
+    v.tx_lcores = plan_.tx_lcores.size();
+    for (const auto& p : ports_) {
+        shadow_port_view pv;
+        pv.port = p.id();
+        pv.name = p.name();
+        pv.first_queue = p.first_shadow_txq();
+        pv.queues = p.setup().shadow_txq;
+        for (const auto& sp : plan_.shadow_ports) {
+            if (sp.a == p.id())
+                pv.shadow_port = sp.b;
+            if (sp.b == p.id())
+                pv.transmit_only = true;
+        }
+        v.ports.push_back(std::move(pv));
+    }
     for (const auto id : registry_.ids()) {
         const client_record& rec = *registry_.find(id);
-        all.push_back({id, dataplane::to_string(rec.key), rec.via == dataplane::path::shadow ? "shadow" : "primary",
-                       client_counters(id) - rec.baseline, manager_->client(id)});
+        if (rec.via == dataplane::path::shadow)
+            v.clients.push_back(client_summary(rec));
     }
-    const std::size_t keep = std::min<std::size_t>(all.size(), max_clients);
-    if (busiest_first)
-        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
-                          [](const client_snapshot& a, const client_snapshot& b) {
-                              return a.totals.rx_packets > b.totals.rx_packets ||
-                                     (a.totals.rx_packets == b.totals.rx_packets && a.id < b.id);
-                          });
-    all.resize(keep);
-    s.clients.busiest = std::move(all);
-    snm_snapshot m;
-    switch (manager_->policy()) {
-    case snm_policy::predictive: m.policy = "predictive"; break;
-    case snm_policy::reactive: m.policy = "reactive"; break;
-    case snm_policy::off: m.policy = "off"; break;
-    }
-    m.scores = manager_->score();
-    m.ports = manager_->ports();
-    s.manager = std::move(m);
-    return s;
+    return v;
+}
+
+std::vector<client_snapshot> appliance::clients_in_order(std::size_t start, std::size_t count) const
+{
+    std::vector<client_snapshot> out;
+    const auto ids = registry_.ids();
+    for (std::size_t i = start; i < ids.size() && out.size() < count; ++i)
+        out.push_back(client_summary(*registry_.find(ids[i])));
+    return out;
+}
+
+client_detail appliance::client(std::uint32_t id) const
+{
+    const client_record* rec = registry_.find(id);
+    if (rec == nullptr)
+        throw std::out_of_range(fmt::format("client {} does not exist", id));
+    client_detail d;
+    d.summary = client_summary(*rec);
+    d.created_s = rec->created_s;
+    d.last_active_s = rec->last_active_s;
+    d.route_changes = rec->route_changes;
+    d.route_epoch = table_->get_route(id).epoch;
+    d.samples = rec->history.size();
+    if (d.samples > 0)
+        d.last_sample = rec->history.at(d.samples - 1);
+    return d;
 }
 
 unsigned appliance::mempool_in_use() const noexcept

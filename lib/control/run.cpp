@@ -10,8 +10,16 @@
 #include <fmt/format.h>
 #include <rte_cycles.h>
 
+#include <unistd.h>
+
+#include "shadownet/control/access.hpp"
 #include "shadownet/control/appliance.hpp"
+#include "shadownet/control/appliance_target.hpp"
+#include "shadownet/control/command_queue.hpp"
+#include "shadownet/control/console.hpp"
+#include "shadownet/control/control_socket.hpp"
 #include "shadownet/control/telemetry.hpp"
+#include "shadownet/core/control_protocol.hpp"
 #include "shadownet/core/error.hpp"
 #include "shadownet/dpdk/eal.hpp"
 
@@ -61,6 +69,21 @@ int run(const split_args& args, app_config cfg)
 {
     if (!cfg.summary_json.empty())
         check_writable(cfg.summary_json);
+    // The console's settings fail here, before EAL and traffic, with exit 2.
+    const auto& con = cfg.console;
+    control_socket_config sock_cfg;
+    if (!con.control_group.empty())
+        sock_cfg.group = group_id(con.control_group, "--control-group");
+    if (!con.operator_group.empty())
+        sock_cfg.policy.operator_gid = group_id(con.operator_group, "--operator-group");
+    sock_cfg.policy.monitor_gid =
+        con.monitor_group.empty() ? sock_cfg.group : group_id(con.monitor_group, "--monitor-group");
+    if (!con.cmdline_file.empty() && !std::ifstream(con.cmdline_file))
+        throw config_error(fmt::format("--cmdline-file: cannot open '{}'", con.cmdline_file));
+    std::unique_ptr<audit_log> audit;
+    if (!con.audit_log.empty())
+        audit = std::make_unique<audit_log>(con.audit_log);
+
     std::vector<std::string> eal_args = args.eal;
     bool owns_runtime_dir = false;
     if (!args.eal_given) {
@@ -109,14 +132,68 @@ int run(const split_args& args, app_config cfg)
     const auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     auto next_progress = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
-    while (!stop_requested.load(std::memory_order_relaxed)) {
-        const bool worked = app.poll();
+
+    // Commands from every front end run here, on the control lcore, through
+    // the one command layer; other threads queue them (command_queue).
+    appliance_target target(app);
+    command_queue queue;
+    const peer_identity self = identify_peer(::getuid(), ::getgid(), ::getpid());
+    const auto audit_as = [&audit, &self](std::string_view via) -> command_queue::audit_fn {
+        return [&audit, &self, via](const parsed_command& c, const reply& r) {
+            if (audit)
+                audit->write(format_audit_line(std::chrono::system_clock::now(), self, via, c.line, audit_result(r)));
+        };
+    };
+    // `wait` keeps the appliance running on this thread, nothing else.
+    const auto keep_running = [&app](double seconds) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                   std::chrono::duration<double>(seconds));
+        while (std::chrono::steady_clock::now() < until && !stop_requested.load(std::memory_order_relaxed))
+            if (!app.poll())
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+    };
+    const auto print_reply = [](const reply& r) {
+        if (!r.ok) {
+            fmt::print(stderr, "shadownet: error: {}\n", r.text);
+            std::fflush(stderr);
+        } else if (!r.text.empty()) {
+            fmt::print("{}{}", r.text, r.text.back() == '\n' ? "" : "\n");
+            std::fflush(stdout);
+        }
+    };
+
+    std::optional<control_socket> server;
+    if (con.control_socket != "none") {
+        sock_cfg.path = con.control_socket.empty() ? fmt::format("{}/{}", eal.runtime_dir(), ctl::socket_name)
+                                                   : con.control_socket;
+        server.emplace(sock_cfg, queue, audit.get());
+    }
+    int exit_code = 0;
+    bool quit = false;
+    if (!con.cmdline_file.empty()) {
+        exec_context ctx{target, output_format::text, 0, audit_as("script"), print_reply, keep_running};
+        const auto res = run_script_file(ctx, con.cmdline_file, con.stop_on_error, print_reply);
+        if (res.stopped && con.stop_on_error) {
+            exit_code = 1;
+            quit = true;
+        }
+        quit = quit || res.quit || target.quit_requested();
+    }
+    std::optional<console> terminal;
+    if (con.interactive && !quit)
+        terminal.emplace(queue, audit_as("console"));
+
+    while (!quit && !stop_requested.load(std::memory_order_relaxed)) {
+        bool worked = app.poll();
+        worked = queue.drain(target, keep_running) > 0 || worked;
+        if (target.quit_requested())
+            break;
         const auto now = std::chrono::steady_clock::now();
         if (cfg.duration_s > 0 && elapsed() >= cfg.duration_s)
             break;
         if (now >= next_progress) {
             auto cur = take();
-            if (cfg.stats_period_s > 0 && !cfg.quiet) {
+            if (cfg.stats_period_s > 0 && !cfg.quiet && !con.interactive) {
                 fmt::print("{}\n", format_progress(*prev, *cur, elapsed()));
                 std::fflush(stdout);
             }
@@ -128,6 +205,10 @@ int run(const split_args& args, app_config cfg)
         if (!worked)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+    // Front ends first: nothing may wait on a control loop that has left.
+    queue.close();
+    terminal.reset();
+    server.reset();
     app.stop();
     publish_telemetry(nullptr);
     const double ran = elapsed();
@@ -136,7 +217,7 @@ int run(const split_args& args, app_config cfg)
     std::fflush(stdout);
     if (!cfg.summary_json.empty())
         write_file(cfg.summary_json, summary_json(final_stats, ran, rte_get_tsc_hz()));
-    return 0;
+    return exit_code;
 }
 
 } // namespace

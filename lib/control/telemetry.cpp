@@ -162,6 +162,40 @@ int on_traffic(const char*, const char*, rte_tel_data* d)
     return 0;
 }
 
+// The same shadow_view `show shadow` formats (appliance::shadow, once a period).
+int on_shadow(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s)
+        return 0;
+    const shadow_view& v = s->shadow;
+    add_u64(d, "queues_per_lcore", v.queues_per_lcore);
+    add_u64(d, "tx_lcores", v.tx_lcores);
+    rte_tel_data* ports = rte_tel_data_alloc();
+    rte_tel_data_start_dict(ports);
+    for (const auto& p : v.ports) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "name", p.name.c_str());
+        add_u64(c, "first_queue", p.first_queue);
+        add_u64(c, "queues", p.queues);
+        if (p.shadow_port)
+            add_u64(c, "shadow_port", *p.shadow_port);
+        add_u64(c, "transmit_only", p.transmit_only ? 1 : 0);
+        rte_tel_data_add_dict_container(ports, std::to_string(p.port).c_str(), c, 0);
+    }
+    rte_tel_data_add_dict_container(d, "ports", ports, 0);
+    add_u64(d, "clients_total", v.clients.size());
+    // Replies are capped: the first ids only; `show shadow` lists them all.
+    rte_tel_data* ids = rte_tel_data_alloc();
+    rte_tel_data_start_array(ids, RTE_TEL_U64_VAL);
+    for (std::size_t i = 0; i < v.clients.size() && i < telemetry_page_max * 4; ++i)
+        rte_tel_data_add_array_u64(ids, v.clients[i].id);
+    rte_tel_data_add_dict_container(d, "clients", ids, 0);
+    return 0;
+}
+
 } // namespace
 
 void register_telemetry()
@@ -175,6 +209,8 @@ void register_telemetry()
                                    "Clients by id, paged. Parameters: start,count (count <= 64)");
         rte_telemetry_register_cmd("/shadownet/client", on_client, "One client. Parameter: client id");
         rte_telemetry_register_cmd("/shadownet/traffic", on_traffic, "Built-in traffic: sent, received, lost");
+        rte_telemetry_register_cmd("/shadownet/shadow", on_shadow,
+                                   "Reserved shadow TX queues per port, and the clients on the shadow path");
     });
 }
 

@@ -162,8 +162,27 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("snm-log", po::value(&c.snm.log_csv)->value_name("FILE"),
          "write per tick and client: demand, forecast, quantile, reservation, route (CSV)");
 
+
+    po::options_description console("Console and control socket (docs/console.md)");
+    console.add_options()
+        ("interactive,i", po::bool_switch(&c.console.interactive), "open the interactive console on stdin")
+        ("cmdline-file", po::value(&c.console.cmdline_file)->value_name("FILE"),
+         "run the commands in FILE at start-up (then the console with -i)")
+        ("cmdline-stop-on-error", po::bool_switch(&c.console.stop_on_error),
+         "stop the --cmdline-file script and shadownet at the first failing command (exit 1)")
+        ("control-socket", po::value(&c.console.control_socket)->value_name("PATH"),
+         "the control socket for shadownet-ctl (default: <DPDK runtime dir>/shadownet.sock; none: no socket)")
+        ("control-group", po::value(&c.console.control_group)->value_name("GROUP"),
+         "the control socket's group (mode 0660): who may connect")
+        ("monitor-group", po::value(&c.console.monitor_group)->value_name("GROUP"),
+         "members may run read-only commands over the socket (default: --control-group)")
+        ("operator-group", po::value(&c.console.operator_group)->value_name("GROUP"),
+         "members may run every command over the socket (root always may)")
+        ("audit-log", po::value(&c.console.audit_log)->value_name("FILE"),
+         "append every changing command (who, when, what, result) to FILE");
+
     po::options_description all("shadownet [EAL arguments --] [options]");
-    all.add(run).add(ports).add(lcores).add(clients).add(traffic).add(snm);
+    all.add(run).add(ports).add(lcores).add(clients).add(traffic).add(snm).add(console);
     return all;
 }
 

@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <rte_hash_crc.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring_elem.h>
@@ -561,6 +562,15 @@ unsigned lcore_poll(const lcore_conf& conf, lcore_state& st) noexcept
     return handled;
 }
 
+void lcore_paused_poll(const lcore_conf& conf, lcore_state& st) noexcept
+{
+    flush_hold(conf, st, rte_rdtsc(), false);
+    if (st.rcu_online && st.hold_count == 0) {
+        rte_rcu_qsbr_thread_offline(conf.clients->rcu(), conf.lcore_id);
+        st.rcu_online = false;
+    }
+}
+
 void lcore_finish(const lcore_conf& conf, lcore_state& st) noexcept
 {
     // Workers first take in what the RX lcores already handed over.
@@ -586,8 +596,15 @@ int lcore_main(void* arg) noexcept
     const bool reads_table = conf.role != lcore_role::worker;
     if (reads_table)
         rte_rcu_qsbr_thread_register(conf.clients->rcu(), conf.lcore_id);
-    while (!conf.quit->load(std::memory_order_acquire))
+    const bool pausable = conf.pause != nullptr && conf.role != lcore_role::worker;
+    while (!conf.quit->load(std::memory_order_acquire)) {
+        if (pausable && conf.pause->load(std::memory_order_acquire)) {
+            lcore_paused_poll(conf, st);
+            rte_pause();
+            continue;
+        }
         lcore_poll(conf, st);
+    }
     lcore_finish(conf, st);
     if (reads_table)
         rte_rcu_qsbr_thread_unregister(conf.clients->rcu(), conf.lcore_id);

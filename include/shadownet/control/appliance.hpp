@@ -55,8 +55,11 @@ public:
     // back. Idempotent. After it, every received packet is transmitted or counted.
     void stop();
 
-    // Actions: one function per operation; console, telemetry, scripts and
-    // tests call these. Throws std::out_of_range for an unknown client.
+    // Actions: one function per operation; the command layer (console,
+    // scripts, control socket), telemetry and tests call these.
+
+    // Throws std::out_of_range for an unknown client, config_error when no
+    // shadow queues are reserved.
     dataplane::route set_client_route(std::uint32_t client, dataplane::path via);
     // A client's shadow reservation, enforced on its shadow path (0 pps and
     // 0 bps: unlimited). Seen by the lcores at their next shadow packet.
@@ -66,6 +69,25 @@ public:
     // The configured capacity of a port's primary (or shadow) path; 0: unlimited.
     [[nodiscard]] rate_spec primary_capacity(std::uint16_t port) const noexcept;
     [[nodiscard]] rate_spec shadow_capacity(std::uint16_t port) const noexcept;
+    // Pauses (false) or resumes (true) forwarding: RX lcores stop polling
+    // their queues, so packets wait in the ports; workers still empty their
+    // hand-off rings and every lcore its hold queue. Returns the previous state.
+    // stop() resumes first, so that what waits is drained and counted.
+    bool set_forwarding(bool on) noexcept;
+    [[nodiscard]] bool forwarding() const noexcept { return !paused_.load(std::memory_order_relaxed); }
+    // Port counters as the console shows them: since the last clear. Clearing
+    // copies the current values into a baseline this object keeps; the lcores'
+    // counters, the summary and telemetry are never reset.
+    [[nodiscard]] std::vector<port_snapshot> port_stats() const;
+    void clear_port_stats(std::optional<std::uint16_t> port); // nullopt: all; std::out_of_range for an unknown port
+    [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> port_xstats(std::uint16_t port) const;
+    // The reserved shadow path and the clients on it (`show shadow`, /shadownet/shadow).
+    [[nodiscard]] shadow_view shadow() const;
+    // Clients in id order: `count` of them from the start-th. Throws nothing.
+    [[nodiscard]] std::vector<client_snapshot> clients_in_order(std::size_t start, std::size_t count) const;
+    // One client in full; std::out_of_range for an unknown id.
+    [[nodiscard]] client_detail client(std::uint32_t id) const;
+    [[nodiscard]] std::vector<lcore_snapshot> lcore_stats() const;
 
     // Clients listed: the busiest --summary-clients.
     [[nodiscard]] stats_snapshot snapshot() const;
@@ -83,6 +105,8 @@ public:
 
 private:
     void register_new_clients();
+    [[nodiscard]] std::vector<port_snapshot> port_snapshots() const; // cumulative
+    [[nodiscard]] client_snapshot client_summary(const client_record& rec) const;
     void tick();
     // The shadow manager's part of a tick: observations in, actions applied.
     struct client_tick {
@@ -132,6 +156,8 @@ private:
 
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
     std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone
+    std::atomic<bool> paused_{false};       // control stores (release), RX lcores load (acquire) every loop
+    std::vector<port_snapshot> port_baseline_; // `clear port stats`, parallel to ports_; control lcore only
     bool launched_ = false;
     bool stopped_ = false;
 

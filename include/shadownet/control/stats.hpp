@@ -72,6 +72,34 @@ struct mempool_snapshot {
     unsigned baseline = 0; // in use once the ports were started, before traffic
 };
 
+// The reserved shadow path: where it goes and who is on it (`show shadow`,
+// /shadownet/shadow). Built by appliance::shadow() from the plan and the registry.
+struct shadow_port_view {
+    std::uint16_t port = 0;
+    std::string name;
+    std::uint16_t first_queue = 0; // reserved shadow TX queues: first_queue .. first_queue + queues - 1
+    std::uint16_t queues = 0;      // 0: the device had no room, its shadow path shares the primary queues
+    std::optional<std::uint16_t> shadow_port; // traffic leaving here takes this port on the shadow path
+    bool transmit_only = false;               // a --shadow-ports target: not polled, not paired
+};
+
+struct shadow_view {
+    std::uint16_t queues_per_lcore = 0; // --shadow-txq
+    std::size_t tx_lcores = 0;
+    std::vector<shadow_port_view> ports;
+    std::vector<client_snapshot> clients; // routed to the shadow path now, in id order
+};
+
+// One client in full (`show client`). Later issues add profile and forecast.
+struct client_detail {
+    client_snapshot summary;
+    double created_s = 0, last_active_s = 0; // seconds since start
+    std::uint64_t route_changes = 0;
+    std::uint16_t route_epoch = 0;
+    std::size_t samples = 0;              // in the history
+    std::optional<client_sample> last_sample;
+};
+
 struct stats_snapshot {
     std::chrono::steady_clock::time_point at;
     std::vector<port_snapshot> ports;
@@ -81,6 +109,7 @@ struct stats_snapshot {
     std::vector<mempool_snapshot> mempools;
     std::vector<std::pair<std::string, unsigned>> rings; // hand-off rings: name, packets waiting
     std::optional<snm_snapshot> manager;
+    shadow_view shadow;
 
     [[nodiscard]] std::uint64_t rx() const noexcept;
     [[nodiscard]] std::uint64_t tx() const noexcept;

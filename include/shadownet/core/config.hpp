@@ -76,6 +76,18 @@ struct snm_config {
     std::string log_csv;            // per tick and client: demand, forecast, budget, route
 };
 
+// The operator surfaces: console, scripts, control socket (docs/console.md).
+struct console_config {
+    bool interactive = false;    // -i: the rte_cmdline console on stdin
+    std::string cmdline_file;    // a script run at start-up
+    bool stop_on_error = false;  // the script stops at its first failing command, exit 1
+    std::string control_socket;  // empty: <DPDK runtime dir>/shadownet.sock; "none": no socket
+    std::string control_group;   // the socket file's group (mode 0660)
+    std::string monitor_group;   // read-only commands; default: control_group
+    std::string operator_group;  // every command
+    std::string audit_log;       // changing commands, allowed or refused; empty: none
+};
+
 struct app_config {
     // Run control.
     double duration_s = 0;      // 0: until SIGINT/SIGTERM
@@ -106,6 +118,7 @@ struct app_config {
     builtin_traffic_config traffic;
 
     snm_config snm;
+    console_config console;
 };
 
 // What the command line asked for. `help`/`version` set: print and exit 0.

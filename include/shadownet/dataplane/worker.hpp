@@ -112,6 +112,10 @@ struct lcore_conf {
     double budget_share = 1.0;                       // this lcore's share of every client's shadow budget
     double capacity_burst_s = 0.002;                 // bucket depth of a shadow budget, in seconds of its rate
     const std::atomic<bool>* quit = nullptr;
+    // Forwarding paused (console `stop`): rtc and rx lcores do not poll their
+    // RX queues while it is set. Stored by the control lcore (release), loaded
+    // once per loop (acquire). nullptr: never paused.
+    const std::atomic<bool>* pause = nullptr;
 };
 
 struct hold_entry {
@@ -145,6 +149,10 @@ struct handoff_meta {
 
 // One pass: poll RX queues / hand-off rings, classify, transmit. Returns packets handled.
 unsigned lcore_poll(const lcore_conf& conf, lcore_state& state) noexcept;
+// One pass while forwarding is paused: no RX; the hold queue still drains and
+// the lcore leaves RCU so that it holds nothing back. Workers are never paused
+// (they only empty rings that the paused RX lcores no longer fill).
+void lcore_paused_poll(const lcore_conf& conf, lcore_state& state) noexcept;
 // At exit: empties the hold queue (bounded wait for draining) and, for
 // workers, the hand-off rings. Every packet ends transmitted or counted.
 void lcore_finish(const lcore_conf& conf, lcore_state& state) noexcept;

@@ -1,0 +1,814 @@
+#include "shadownet/control/commands.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <istream>
+#include <map>
+#include <thread>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "shadownet/core/error.hpp"
+#include "shadownet/core/json.hpp"
+
+namespace shadownet::control {
+
+namespace {
+
+using dataplane::drop_reason_count;
+using dataplane::drop_reason_names;
+
+constexpr std::uint64_t max_port_id = 1023;
+constexpr std::uint64_t max_client_id = 0xffffffffULL;
+constexpr std::size_t default_page = 64;
+
+std::vector<std::string_view> split_words(std::string_view line)
+{
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
+            ++i;
+        if (i >= line.size() || line[i] == '#')
+            break;
+        std::size_t j = i;
+        while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' && line[j] != '\n')
+            ++j;
+        out.push_back(line.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> to_number(std::string_view w)
+{
+    std::uint64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
+    if (w.empty() || ec != std::errc() || ptr != w.data() + w.size())
+        return std::nullopt;
+    return v;
+}
+
+std::string token_usage(const token_spec& t)
+{
+    std::string s;
+    switch (t.kind) {
+    case token_kind::keyword: return std::string(t.name);
+    case token_kind::choice:
+        for (const auto c : t.choices)
+            s += fmt::format("{}{}", s.empty() ? "" : "|", c);
+        break;
+    case token_kind::port_or_all: s = fmt::format("{}|all", t.name); break;
+    case token_kind::number:
+    case token_kind::path:
+    case token_kind::rest: s = std::string(t.name); break;
+    }
+    return t.optional ? fmt::format("[{}]", s) : fmt::format("<{}>", s);
+}
+
+// ---- formatting helpers, shared by the actions ----
+
+std::string path_name(dataplane::path p)
+{
+    return p == dataplane::path::shadow ? "shadow" : "primary";
+}
+
+void totals_json(json_writer& w, const client_totals& t)
+{
+    w.member("rx_packets", t.rx_packets);
+    w.member("rx_bytes", t.rx_bytes);
+    w.key("tx_packets").begin_object().member("primary", t.tx_packets[0]).member("shadow", t.tx_packets[1]).end_object();
+    w.key("tx_bytes").begin_object().member("primary", t.tx_bytes[0]).member("shadow", t.tx_bytes[1]).end_object();
+    w.member("drops", t.drops);
+}
+
+void client_json(json_writer& w, const client_snapshot& c)
+{
+    w.member("id", c.id);
+    w.member("key", c.key);
+    w.member("path", c.path);
+    totals_json(w, c.totals);
+}
+
+std::string clients_table(const std::vector<client_snapshot>& cs)
+{
+    std::string out = fmt::format("  {:>8}  {:<40} {:<8} {:>14} {:>16} {:>14} {:>14} {:>10}\n", "id", "key", "path",
+                                  "rx_packets", "rx_bytes", "tx_primary", "tx_shadow", "drops");
+    for (const auto& c : cs)
+        out += fmt::format("  {:>8}  {:<40} {:<8} {:>14} {:>16} {:>14} {:>14} {:>10}\n", c.id, c.key, c.path,
+                           c.totals.rx_packets, c.totals.rx_bytes, c.totals.tx_packets[0], c.totals.tx_packets[1],
+                           c.totals.drops);
+    return out;
+}
+
+double busy_percent(const lcore_snapshot& l)
+{
+    const double total = double(l.busy_cycles + l.idle_cycles);
+    return total > 0 ? 100.0 * double(l.busy_cycles) / total : 0.0;
+}
+
+double cycles_per_packet(const lcore_snapshot& l)
+{
+    return l.packets ? double(l.busy_cycles) / double(l.packets) : 0.0;
+}
+
+bool json_out(const exec_context& ctx, const parsed_command& cmd)
+{
+    return cmd.json || ctx.format == output_format::json;
+}
+
+reply ok(std::string text)
+{
+    return {true, std::move(text), false};
+}
+
+reply fail(const parsed_command& cmd, std::string_view why)
+{
+    return {false, fmt::format("{}: {}", cmd.spec->name, why), false};
+}
+
+// The ports a <port|all> argument names; throws std::out_of_range for an unknown one.
+std::vector<std::uint16_t> selected_ports(command_target& t, const arg_value& a)
+{
+    const auto ids = t.port_ids();
+    if (!a.number)
+        return ids;
+    const auto p = static_cast<std::uint16_t>(*a.number);
+    if (std::find(ids.begin(), ids.end(), p) == ids.end())
+        throw std::out_of_range(fmt::format("port {} is not an appliance port", p));
+    return {p};
+}
+
+// ---- actions: one per command ----
+
+reply show_port_stats(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto want = selected_ports(ctx.target, cmd.arg("port"));
+    std::vector<port_snapshot> rows;
+    for (auto& p : ctx.target.port_stats())
+        if (std::find(want.begin(), want.end(), p.id) != want.end())
+            rows.push_back(std::move(p));
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().key("ports").begin_array();
+        for (const auto& p : rows) {
+            w.begin_object();
+            w.member("id", unsigned{p.id});
+            w.member("name", p.name);
+            w.member("rx", p.rx);
+            w.member("tx", p.tx);
+            w.member("forwarded", p.forwarded);
+            w.member("drops", p.drops_total());
+            w.member("rx_bytes", p.rx_bytes);
+            w.member("tx_bytes", p.tx_bytes);
+            w.key("dropped").begin_object();
+            for (std::size_t r = 0; r < drop_reason_count; ++r)
+                w.member(drop_reason_names[r], p.drops[r]);
+            w.end_object();
+            w.key("hw").begin_object();
+            w.member("ipackets", p.hw.ipackets).member("opackets", p.hw.opackets);
+            w.member("ibytes", p.hw.ibytes).member("obytes", p.hw.obytes);
+            w.member("imissed", p.hw.imissed).member("ierrors", p.hw.ierrors);
+            w.member("oerrors", p.hw.oerrors).member("rx_nombuf", p.hw.rx_nombuf);
+            w.end_object();
+            w.end_object();
+        }
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string out;
+    for (const auto& p : rows) {
+        out += fmt::format("port {} ({})\n", p.id, p.name);
+        out += fmt::format("  RX-packets: {:<14} RX-bytes: {:<16} forwarded: {}\n", p.rx, p.rx_bytes, p.forwarded);
+        out += fmt::format("  TX-packets: {:<14} TX-bytes: {:<16} dropped:   {}\n", p.tx, p.tx_bytes, p.drops_total());
+        out += fmt::format("  hw: ipackets {} opackets {} imissed {} ierrors {} oerrors {} rx_nombuf {}\n", p.hw.ipackets,
+                           p.hw.opackets, p.hw.imissed, p.hw.ierrors, p.hw.oerrors, p.hw.rx_nombuf);
+    }
+    return ok(out);
+}
+
+reply show_port_xstats(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto want = selected_ports(ctx.target, cmd.arg("port"));
+    std::map<std::uint16_t, std::string> names;
+    for (const auto& p : ctx.target.port_stats())
+        names[p.id] = p.name;
+    const auto name_of = [&names](std::uint16_t id) { return names[id]; };
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().key("ports").begin_array();
+        for (const auto p : want) {
+            w.begin_object().member("id", unsigned{p}).member("name", name_of(p));
+            w.key("xstats").begin_object();
+            for (const auto& [k, v] : ctx.target.port_xstats(p))
+                w.member(k, v);
+            w.end_object().end_object();
+        }
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string out;
+    for (const auto p : want) {
+        out += fmt::format("port {} ({}) xstats\n", p, name_of(p));
+        for (const auto& [k, v] : ctx.target.port_xstats(p))
+            out += fmt::format("  {}: {}\n", k, v);
+    }
+    return ok(out);
+}
+
+reply clear_port_stats(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto& a = cmd.arg("port");
+    const auto want = selected_ports(ctx.target, a);
+    ctx.target.clear_port_stats(a.number ? std::optional<std::uint16_t>(want.front()) : std::nullopt);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().key("cleared").begin_array();
+        for (const auto p : want)
+            w.value(unsigned{p});
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string list;
+    for (const auto p : want)
+        list += fmt::format("{}{}", list.empty() ? "" : ", ", p);
+    return ok(fmt::format("port stats cleared: port {}\n", list));
+}
+
+reply show_lcores(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto ls = ctx.target.lcores();
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().key("lcores").begin_array();
+        for (const auto& l : ls) {
+            w.begin_object();
+            w.member("id", l.id);
+            w.member("role", l.role);
+            w.member("loops", l.loops);
+            w.member("busy_cycles", l.busy_cycles);
+            w.member("idle_cycles", l.idle_cycles);
+            w.member("packets", l.packets);
+            w.member("busy_percent", busy_percent(l));
+            w.member("cycles_per_packet", cycles_per_packet(l));
+            w.member("route_switches", l.switches);
+            w.member("hold_overflow", l.hold_overflow);
+            w.end_object();
+        }
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string out = fmt::format("  {:>5}  {:<10} {:>14} {:>7} {:>11} {:>14} {:>9}\n", "lcore", "role", "loops",
+                                  "busy%", "cycles/pkt", "packets", "switches");
+    for (const auto& l : ls)
+        out += fmt::format("  {:>5}  {:<10} {:>14} {:>7.1f} {:>11.1f} {:>14} {:>9}\n", l.id, l.role, l.loops,
+                           busy_percent(l), cycles_per_packet(l), l.packets, l.switches);
+    return ok(out);
+}
+
+reply show_clients(exec_context& ctx, const parsed_command& cmd)
+{
+    const std::size_t start = cmd.number_or("start", 0);
+    const std::size_t count = cmd.number_or("count", default_page);
+    const auto page = ctx.target.clients(start, count);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object();
+        w.member("total", std::uint64_t{page.total});
+        w.member("start", std::uint64_t{start});
+        w.member("next", std::uint64_t{page.next});
+        w.key("clients").begin_array();
+        for (const auto& c : page.clients) {
+            w.begin_object();
+            client_json(w, c);
+            w.end_object();
+        }
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string out = fmt::format("clients: {} registered, {} listed from {}{}\n", page.total, page.clients.size(), start,
+                                  page.next ? fmt::format(" (next page: show clients {} {})", page.next, count) : "");
+    if (!page.clients.empty())
+        out += clients_table(page.clients);
+    return ok(out);
+}
+
+reply show_client(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto id = static_cast<std::uint32_t>(*cmd.arg("id").number);
+    const client_detail d = ctx.target.client(id);
+    const auto& c = d.summary;
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object();
+        client_json(w, c);
+        w.member("route_epoch", unsigned{d.route_epoch});
+        w.member("route_changes", d.route_changes);
+        w.member("created_s", d.created_s);
+        w.member("last_active_s", d.last_active_s);
+        w.member("samples", std::uint64_t{d.samples});
+        w.key("last_sample");
+        if (d.last_sample) {
+            w.begin_object();
+            w.member("t", double(d.last_sample->t));
+            w.member("bits_per_s", double(d.last_sample->bits_per_s));
+            w.member("packets_per_s", double(d.last_sample->packets_per_s));
+            w.member("cpu", double(d.last_sample->cpu));
+            w.member("mbufs", double(d.last_sample->mbufs));
+            w.end_object();
+        } else {
+            w.null();
+        }
+        w.end_object();
+        return ok(w.str());
+    }
+    std::string out = fmt::format("client {} ({})\n", c.id, c.key);
+    out += fmt::format("  route: {} (epoch {}, {} changes)\n", c.path, d.route_epoch, d.route_changes);
+    out += fmt::format("  seen: created at {:.1f} s, last active at {:.1f} s, {} samples\n", d.created_s,
+                       d.last_active_s, d.samples);
+    out += fmt::format("  rx: {} packets {} bytes; tx primary {} packets {} bytes, shadow {} packets {} bytes; drops {}\n",
+                       c.totals.rx_packets, c.totals.rx_bytes, c.totals.tx_packets[0], c.totals.tx_bytes[0],
+                       c.totals.tx_packets[1], c.totals.tx_bytes[1], c.totals.drops);
+    if (d.last_sample)
+        out += fmt::format("  last tick: {:.0f} packets/s, {:.0f} bits/s, {:.4f} cores, {:.1f} mbufs\n",
+                           d.last_sample->packets_per_s, d.last_sample->bits_per_s, d.last_sample->cpu,
+                           d.last_sample->mbufs);
+    return ok(out);
+}
+
+reply show_shadow(exec_context& ctx, const parsed_command& cmd)
+{
+    const shadow_view v = ctx.target.shadow();
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object();
+        w.member("queues_per_lcore", unsigned{v.queues_per_lcore});
+        w.member("tx_lcores", std::uint64_t{v.tx_lcores});
+        w.key("ports").begin_array();
+        for (const auto& p : v.ports) {
+            w.begin_object();
+            w.member("id", unsigned{p.port});
+            w.member("name", p.name);
+            w.member("first_queue", unsigned{p.first_queue});
+            w.member("queues", unsigned{p.queues});
+            w.key("shadow_port");
+            if (p.shadow_port)
+                w.value(unsigned{*p.shadow_port});
+            else
+                w.null();
+            w.member("transmit_only", p.transmit_only);
+            w.end_object();
+        }
+        w.end_array();
+        w.member("clients_total", std::uint64_t{v.clients.size()});
+        w.key("clients").begin_array();
+        for (const auto& c : v.clients) {
+            w.begin_object();
+            client_json(w, c);
+            w.end_object();
+        }
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string out = fmt::format("shadow path: {} reserved TX queue(s) per port and transmitting lcore, {} "
+                                  "transmitting lcore(s)\n",
+                                  v.queues_per_lcore, v.tx_lcores);
+    out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", "port", "name", "shadow queues", "shadow egress");
+    for (const auto& p : v.ports) {
+        const std::string queues = p.queues == 0 ? std::string("none (shares primary)")
+                                                 : fmt::format("{}-{}", p.first_queue, p.first_queue + p.queues - 1);
+        const std::string egress = p.transmit_only ? std::string("(a shadow port)")
+                                   : p.shadow_port ? fmt::format("port {}", *p.shadow_port)
+                                                   : std::string("same port");
+        out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", p.port, p.name, queues, egress);
+    }
+    out += fmt::format("clients on the shadow path: {}\n", v.clients.size());
+    if (!v.clients.empty())
+        out += clients_table(v.clients);
+    return ok(out);
+}
+
+reply set_client_route(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto id = static_cast<std::uint32_t>(*cmd.arg("id").number);
+    const auto via = cmd.arg("path").word == "shadow" ? dataplane::path::shadow : dataplane::path::primary;
+    const auto r = ctx.target.set_client_route(id, via);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("client", r.client).member("path", path_name(r.via));
+        w.member("epoch", unsigned{r.epoch}).member("changed", r.changed).end_object();
+        return ok(w.str());
+    }
+    return ok(fmt::format("client {} route {}{} (epoch {})\n", r.client, path_name(r.via),
+                          r.changed ? "" : " (unchanged)", r.epoch));
+}
+
+reply show_drops(exec_context& ctx, const parsed_command& cmd)
+{
+    std::array<std::uint64_t, drop_reason_count> d{};
+    for (const auto& p : ctx.target.port_stats())
+        for (std::size_t r = 0; r < drop_reason_count; ++r)
+            d[r] += p.drops[r];
+    std::uint64_t total = 0;
+    for (const auto v : d)
+        total += v;
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("total", total).key("dropped").begin_object();
+        for (std::size_t r = 0; r < drop_reason_count; ++r)
+            w.member(drop_reason_names[r], d[r]);
+        w.end_object().end_object();
+        return ok(w.str());
+    }
+    std::string out = fmt::format("drops: {} in total\n", total);
+    for (std::size_t r = 0; r < drop_reason_count; ++r)
+        out += fmt::format("  {:<22} {}\n", drop_reason_names[r], d[r]);
+    return ok(out);
+}
+
+reply forwarding(exec_context& ctx, const parsed_command& cmd, bool on)
+{
+    const bool was = ctx.target.set_forwarding(on);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("forwarding", on).member("changed", was != on).end_object();
+        return ok(w.str());
+    }
+    if (was == on)
+        return ok(on ? "forwarding is already running\n" : "forwarding is already stopped\n");
+    return ok(on ? "forwarding started\n" : "forwarding stopped: RX queues are not polled, packets wait in the ports\n");
+}
+
+reply start(exec_context& ctx, const parsed_command& cmd)
+{
+    return forwarding(ctx, cmd, true);
+}
+
+reply stop(exec_context& ctx, const parsed_command& cmd)
+{
+    return forwarding(ctx, cmd, false);
+}
+
+reply load(exec_context& ctx, const parsed_command& cmd)
+{
+    if (ctx.depth >= max_load_depth)
+        return fail(cmd, fmt::format("scripts nested more than {} deep", max_load_depth));
+    const std::string file = cmd.arg("file").word;
+    exec_context inner{ctx.target, ctx.format, ctx.depth + 1, ctx.audit, ctx.out, ctx.wait};
+    std::string collected;
+    const auto res = run_script_file(inner, file, true, [&](const reply& r) {
+        if (ctx.out)
+            ctx.out(r);
+        else if (r.ok)
+            collected += r.text;
+    });
+    reply out;
+    out.quit = res.quit;
+    if (!res.errors.empty()) {
+        out.ok = false;
+        out.text = fmt::format("load: {}", res.errors.front());
+        return out;
+    }
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("file", file).member("ran", std::uint64_t{res.ran}).member("quit", res.quit);
+        w.end_object();
+        out.text = w.str();
+    } else {
+        out.text = collected + fmt::format("loaded {}: {} command(s)\n", file, res.ran);
+    }
+    return out;
+}
+
+reply quit(exec_context& ctx, const parsed_command& cmd)
+{
+    ctx.target.request_quit();
+    reply r = ok(json_out(ctx, cmd) ? std::string("{\"quit\": true}") : std::string("stopping shadownet\n"));
+    r.quit = true;
+    return r;
+}
+
+reply wait(exec_context& ctx, const parsed_command& cmd)
+{
+    const double seconds = double(*cmd.arg("ms").number) / 1000.0;
+    if (ctx.wait)
+        ctx.wait(seconds);
+    else
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    if (json_out(ctx, cmd))
+        return ok(fmt::format("{{\"waited_ms\": {}}}", *cmd.arg("ms").number));
+    return ok({});
+}
+
+reply help(exec_context& ctx, const parsed_command& cmd);
+
+std::vector<command_spec> make_table()
+{
+    using k = token_kind;
+    const auto kw = [](std::string_view w) { return token_spec{k::keyword, w, {}, 0, 0, false}; };
+    const token_spec port{k::port_or_all, "port", {}, 0, max_port_id, false};
+    const token_spec client_id{k::number, "id", {}, 0, max_client_id, false};
+    return {
+        {"show port stats", {kw("show"), kw("port"), kw("stats"), port},
+         "per port packets and bytes received, transmitted, forwarded and dropped, since the last clear",
+         command_access::read_only, false, show_port_stats},
+        {"show port xstats", {kw("show"), kw("port"), kw("xstats"), port}, "the driver's extended statistics",
+         command_access::read_only, false, show_port_xstats},
+        {"clear port stats", {kw("clear"), kw("port"), kw("stats"), port},
+         "start the port counters shown by show port stats and show drops from zero (the lcores' own counters, "
+         "the summary and telemetry are not reset)",
+         command_access::changing, false, clear_port_stats},
+        {"show lcores", {kw("show"), kw("lcores")},
+         "per forwarding lcore: role, loops, busy %, busy cycles per packet, packets, route switches",
+         command_access::read_only, false, show_lcores},
+        {"show clients",
+         {kw("show"), kw("clients"), {k::number, "start", {}, 0, max_client_id, true},
+          {k::number, "count", {}, 1, 100000, true}},
+         "registered clients in id order, a page at a time (default 0 64)", command_access::read_only, false,
+         show_clients},
+        {"show client", {kw("show"), kw("client"), client_id},
+         "one client: key, route, counters and its last per-tick sample", command_access::read_only, false,
+         show_client},
+        {"show shadow", {kw("show"), kw("shadow")},
+         "the reserved shadow TX queues and ports, and the clients routed to the shadow path now",
+         command_access::read_only, false, show_shadow},
+        {"set client", {kw("set"), kw("client"), client_id, kw("route"), {k::choice, "path", {"primary", "shadow"}, 0, 0, false}},
+         "move a client to its primary or shadow path (lossless, in order)", command_access::changing, false,
+         set_client_route},
+        {"show drops", {kw("show"), kw("drops")}, "dropped packets by reason, all ports, since the last clear",
+         command_access::read_only, false, show_drops},
+        {"start", {kw("start")}, "resume forwarding", command_access::changing, false, start},
+        {"stop", {kw("stop")}, "pause forwarding: RX queues are not polled, packets wait in the ports",
+         command_access::changing, false, stop},
+        {"load", {kw("load"), {k::path, "file", {}, 0, 0, false}},
+         "run the commands in a script file (stops at its first error)", command_access::changing, true, load},
+        {"wait", {kw("wait"), {k::number, "ms", {}, 0, 600000, false}},
+         "scripts: let the appliance run this many milliseconds before the next command", command_access::read_only,
+         true, wait},
+        {"quit", {kw("quit")}, "stop the appliance (final counters and --summary-json as usual)",
+         command_access::changing, false, quit},
+        {"help", {kw("help"), {k::rest, "command", {}, 0, 0, true}},
+         "list the commands, or the ones starting with the given words", command_access::read_only, false, help},
+    };
+}
+
+const std::vector<command_spec>& table()
+{
+    static const std::vector<command_spec> t = make_table();
+    return t;
+}
+
+reply help(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto& a = cmd.arg("command");
+    std::vector<const command_spec*> shown;
+    for (const auto& s : table())
+        if (!a.present || s.name == a.word ||
+            (s.name.size() > a.word.size() && s.name.substr(0, a.word.size()) == a.word && s.name[a.word.size()] == ' '))
+            shown.push_back(&s);
+    if (shown.empty())
+        return fail(cmd, fmt::format("no command starts with '{}'", a.word));
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().key("commands").begin_array();
+        for (const auto* s : shown)
+            w.begin_object()
+                .member("usage", usage(*s))
+                .member("help", s->help)
+                .member("access", s->access == command_access::changing ? "changing" : "read-only")
+                .end_object();
+        w.end_array().end_object();
+        return ok(w.str());
+    }
+    std::string out;
+    for (const auto* s : shown)
+        out += fmt::format("  {:<40} {}{}\n", usage(*s), s->help, s->access == command_access::changing ? " [changing]" : "");
+    if (!a.present)
+        out += "Add the word json to any command for its JSON form. Tab completes, ? or a second tab lists choices.\n";
+    return ok(out);
+}
+
+} // namespace
+
+std::span<const command_spec> command_table()
+{
+    return table();
+}
+
+std::string usage(const command_spec& spec)
+{
+    std::string out;
+    for (const auto& t : spec.tokens)
+        out += fmt::format("{}{}", out.empty() ? "" : " ", token_usage(t));
+    return out;
+}
+
+const arg_value& parsed_command::arg(std::string_view name) const
+{
+    for (std::size_t i = 0; i < spec->tokens.size(); ++i)
+        if (spec->tokens[i].kind != token_kind::keyword && spec->tokens[i].name == name)
+            return args[i];
+    throw std::logic_error(fmt::format("{}: no argument named {}", spec->name, name));
+}
+
+std::uint64_t parsed_command::number_or(std::string_view name, std::uint64_t fallback) const
+{
+    const auto& a = arg(name);
+    return a.present && a.number ? *a.number : fallback;
+}
+
+bool is_blank_line(std::string_view line)
+{
+    return split_words(line).empty();
+}
+
+parse_result parse_command(std::string_view line)
+{
+    auto words = split_words(line);
+    if (words.empty())
+        return {std::nullopt, "empty command"};
+    parsed_command out;
+    if (words.size() > 1 && words.back() == "json") {
+        out.json = true;
+        words.pop_back();
+    }
+    for (const auto w : words)
+        out.line += fmt::format("{}{}", out.line.empty() ? "" : " ", w);
+    if (out.json)
+        out.line += " json";
+
+    // A command is chosen when all its leading keywords are on the line (what
+    // follows is then an argument error, named by the command); otherwise the
+    // deepest run of matching keywords names the word that is wrong.
+    std::size_t best_depth = 0;
+    const command_spec* committed = nullptr;
+    std::size_t committed_depth = 0;
+    for (const auto& s : table()) {
+        std::size_t i = 0;
+        while (i < s.tokens.size() && i < words.size() && s.tokens[i].kind == token_kind::keyword &&
+               s.tokens[i].name == words[i])
+            ++i;
+        best_depth = std::max(best_depth, i);
+        const bool all_keywords = i == s.tokens.size() || s.tokens[i].kind != token_kind::keyword;
+        if (all_keywords && (committed == nullptr || i > committed_depth)) {
+            committed = &s;
+            committed_depth = i;
+        }
+    }
+    if (committed == nullptr || committed_depth < best_depth) {
+        std::vector<std::string_view> next;
+        for (const auto& s : table()) {
+            std::size_t i = 0;
+            while (i < best_depth && i < s.tokens.size() && s.tokens[i].kind == token_kind::keyword &&
+                   s.tokens[i].name == words[i])
+                ++i;
+            if (i == best_depth && i < s.tokens.size() && s.tokens[i].kind == token_kind::keyword &&
+                std::find(next.begin(), next.end(), s.tokens[i].name) == next.end())
+                next.push_back(s.tokens[i].name);
+        }
+        std::string expected;
+        for (const auto n : next)
+            expected += fmt::format("{}{}", expected.empty() ? "" : ", ", n);
+        std::string prefix;
+        for (std::size_t i = 0; i < best_depth; ++i)
+            prefix += fmt::format("{}{}", prefix.empty() ? "" : " ", words[i]);
+        if (best_depth == 0)
+            return {std::nullopt, fmt::format("unknown command '{}' (try help)", words[0])};
+        if (best_depth >= words.size())
+            return {std::nullopt, fmt::format("{}: incomplete command, expected one of: {}", prefix, expected)};
+        return {std::nullopt,
+                fmt::format("{}: unknown word '{}', expected one of: {}", prefix, words[best_depth], expected)};
+    }
+
+    const command_spec& s = *committed;
+    out.spec = &s;
+    out.args.resize(s.tokens.size());
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < s.tokens.size(); ++i) {
+        const token_spec& t = s.tokens[i];
+        if (w >= words.size()) {
+            if (t.optional)
+                continue;
+            return {std::nullopt, fmt::format("{}: missing {}", s.name, token_usage(t))};
+        }
+        const std::string_view word = words[w++];
+        arg_value& a = out.args[i];
+        a.present = true;
+        a.word = std::string(word);
+        switch (t.kind) {
+        case token_kind::keyword:
+            if (word != t.name) // keywords after an argument (set client <id> route ...)
+                return {std::nullopt, fmt::format("{}: expected '{}', not '{}'", s.name, t.name, word)};
+            break;
+        case token_kind::choice:
+            if (std::find(t.choices.begin(), t.choices.end(), word) == t.choices.end())
+                return {std::nullopt, fmt::format("{}: {} must be {}, not '{}'", s.name, t.name,
+                                                  token_usage(t).substr(1, token_usage(t).size() - 2), word)};
+            break;
+        case token_kind::port_or_all:
+            if (word == "all")
+                break;
+            [[fallthrough]];
+        case token_kind::number: {
+            const auto n = to_number(word);
+            if (!n)
+                return {std::nullopt, fmt::format("{}: {} '{}' is not a number{}", s.name, t.name, word,
+                                                  t.kind == token_kind::port_or_all ? " or all" : "")};
+            if (*n < t.min || *n > t.max)
+                return {std::nullopt,
+                        fmt::format("{}: {} {} is out of range ({}-{})", s.name, t.name, *n, t.min, t.max)};
+            a.number = n;
+            break;
+        }
+        case token_kind::path: break;
+        case token_kind::rest:
+            while (w < words.size())
+                a.word += fmt::format(" {}", words[w++]);
+            break;
+        }
+    }
+    if (w < words.size())
+        return {std::nullopt, fmt::format("{}: unexpected '{}' after the command (usage: {})", s.name, words[w], usage(s))};
+    return {std::move(out), {}};
+}
+
+reply execute(exec_context& ctx, const parsed_command& cmd)
+{
+    reply r;
+    try {
+        r = cmd.spec->action(ctx, cmd);
+    } catch (const std::out_of_range& e) {
+        r = fail(cmd, e.what());
+    } catch (const config_error& e) {
+        r = fail(cmd, e.what());
+    } catch (const std::exception& e) {
+        r = fail(cmd, e.what());
+    }
+    if (cmd.spec->access == command_access::changing && ctx.audit)
+        ctx.audit(cmd, r);
+    return r;
+}
+
+reply execute_line(exec_context& ctx, std::string_view line)
+{
+    auto p = parse_command(line);
+    if (!p.command)
+        return {false, p.error, false};
+    return execute(ctx, *p.command);
+}
+
+reply execute(command_target& target, const parsed_command& cmd, output_format format)
+{
+    exec_context ctx{target, format, 0, {}, {}, {}};
+    return execute(ctx, cmd);
+}
+
+script_result run_script(exec_context& ctx, std::istream& in, std::string_view name, bool stop_on_error,
+                         const std::function<void(const reply&)>& on_reply)
+{
+    script_result res;
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        if (is_blank_line(line))
+            continue;
+        ++res.ran;
+        reply r = execute_line(ctx, line);
+        if (!r.ok)
+            r.text = fmt::format("{}:{}: {}", name, n, r.text);
+        if (on_reply)
+            on_reply(r);
+        if (!r.ok) {
+            ++res.failed;
+            res.errors.push_back(r.text);
+            if (stop_on_error) {
+                res.stopped = true;
+                break;
+            }
+        }
+        if (r.quit) {
+            res.quit = true;
+            break;
+        }
+    }
+    return res;
+}
+
+script_result run_script_file(exec_context& ctx, const std::string& path, bool stop_on_error,
+                              const std::function<void(const reply&)>& on_reply)
+{
+    std::ifstream in(path);
+    if (!in) {
+        script_result res;
+        res.failed = 1;
+        res.stopped = true;
+        res.errors.push_back(fmt::format("{}: cannot open the file", path));
+        return res;
+    }
+    return run_script(ctx, in, path, stop_on_error, on_reply);
+}
+
+} // namespace shadownet::control

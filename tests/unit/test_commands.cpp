@@ -1,0 +1,473 @@
+// The command layer without EAL or a terminal: parse -> action -> reply
+// against a fake target, every show's JSON form parsed back, scripts.
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <gtest/gtest.h>
+
+#include "shadownet/control/commands.hpp"
+#include "shadownet/core/error.hpp"
+
+using namespace shadownet;
+using namespace shadownet::control;
+namespace pt = boost::property_tree;
+
+namespace {
+
+client_snapshot make_client(std::uint32_t id, const std::string& path)
+{
+    client_snapshot c;
+    c.id = id;
+    c.key = "10.0.0." + std::to_string(id);
+    c.path = path;
+    c.totals.rx_packets = 100 * id;
+    c.totals.rx_bytes = 6400 * id;
+    c.totals.tx_packets[path == "shadow" ? 1 : 0] = 100 * id;
+    return c;
+}
+
+// Records what the actions asked for; holds a small appliance's worth of state.
+class fake_target final : public command_target {
+public:
+    fake_target()
+    {
+        for (std::uint16_t p = 0; p < 2; ++p) {
+            port_snapshot s;
+            s.id = p;
+            s.name = "net_ring_vport" + std::to_string(p);
+            s.rx = 1000 + p;
+            s.tx = 990;
+            s.forwarded = 990;
+            s.drops[static_cast<std::size_t>(dataplane::drop_reason::bad_ihl)] = 10 + p;
+            ports.push_back(s);
+        }
+        for (std::uint32_t id = 1; id <= 5; ++id)
+            clients_by_id[id] = make_client(id, "primary");
+    }
+
+    std::vector<std::uint16_t> port_ids() const override { return {0, 1}; }
+    std::vector<port_snapshot> port_stats() override { return ports; }
+    std::vector<std::pair<std::string, std::uint64_t>> port_xstats(std::uint16_t port) override
+    {
+        return {{"rx_good_packets", 1000U + port}, {"tx_good_packets", 990}};
+    }
+    void clear_port_stats(std::optional<std::uint16_t> port) override
+    {
+        cleared.push_back(port ? int(*port) : -1);
+        for (auto& p : ports)
+            if (!port || p.id == *port) {
+                p.rx = p.tx = p.forwarded = 0;
+                p.drops = {};
+            }
+    }
+    std::vector<lcore_snapshot> lcores() override
+    {
+        lcore_snapshot l;
+        l.id = 1;
+        l.role = "rtc";
+        l.loops = 500;
+        l.busy_cycles = 3000;
+        l.idle_cycles = 1000;
+        l.packets = 30;
+        return {l};
+    }
+    clients_page clients(std::size_t start, std::size_t count) override
+    {
+        clients_page page;
+        page.total = clients_by_id.size();
+        std::size_t i = 0;
+        for (const auto& [id, c] : clients_by_id) {
+            if (i >= start && page.clients.size() < count)
+                page.clients.push_back(c);
+            ++i;
+        }
+        page.next = start + count < page.total ? start + count : 0;
+        return page;
+    }
+    client_detail client(std::uint32_t id) override
+    {
+        const auto it = clients_by_id.find(id);
+        if (it == clients_by_id.end())
+            throw std::out_of_range("client " + std::to_string(id) + " does not exist");
+        client_detail d;
+        d.summary = it->second;
+        d.route_epoch = epochs[id];
+        d.samples = 3;
+        d.last_sample = client_sample{1.5F, 1e6F, 2000.0F, 0.01F, 0.0F};
+        return d;
+    }
+    shadow_view shadow() override
+    {
+        shadow_view v;
+        v.queues_per_lcore = 1;
+        v.tx_lcores = 1;
+        v.ports.push_back({0, "net_ring_vport0", 1, 1, std::nullopt, false});
+        v.ports.push_back({1, "net_ring_vport1", 1, 1, std::uint16_t{2}, false});
+        for (const auto& [id, c] : clients_by_id)
+            if (c.path == "shadow")
+                v.clients.push_back(c);
+        return v;
+    }
+    route_change set_client_route(std::uint32_t id, dataplane::path via) override
+    {
+        if (no_shadow && via == dataplane::path::shadow)
+            throw config_error("no shadow TX queues are reserved (--shadow-txq 0)");
+        auto& c = clients_by_id.at(id); // std::out_of_range for unknown clients, as the appliance
+        const std::string path = via == dataplane::path::shadow ? "shadow" : "primary";
+        const bool changed = c.path != path;
+        c.path = path;
+        return {id, via, ++epochs[id], changed};
+    }
+    bool forwarding() const override { return on; }
+    bool set_forwarding(bool v) override { return std::exchange(on, v); }
+    void request_quit() override { quit = true; }
+
+    std::vector<port_snapshot> ports;
+    std::map<std::uint32_t, client_snapshot> clients_by_id;
+    std::map<std::uint32_t, std::uint16_t> epochs;
+    std::vector<int> cleared;
+    bool on = true;
+    bool quit = false;
+    bool no_shadow = false;
+};
+
+parsed_command parse_ok(std::string_view line)
+{
+    auto r = parse_command(line);
+    EXPECT_TRUE(r.command) << line << ": " << r.error;
+    if (!r.command)
+        throw std::runtime_error(r.error);
+    return *r.command;
+}
+
+std::string parse_error(std::string_view line)
+{
+    auto r = parse_command(line);
+    EXPECT_FALSE(r.command) << line << " should not parse";
+    return r.error;
+}
+
+reply run(fake_target& t, std::string_view line)
+{
+    exec_context ctx{t, output_format::text, 0, {}, {}, {}};
+    return execute_line(ctx, line);
+}
+
+pt::ptree json_of(fake_target& t, std::string_view line)
+{
+    const reply r = run(t, line);
+    EXPECT_TRUE(r.ok) << line << ": " << r.text;
+    std::istringstream in(r.text);
+    pt::ptree doc;
+    try {
+        pt::read_json(in, doc);
+    } catch (const pt::json_parser_error& e) {
+        ADD_FAILURE() << line << ": not JSON (" << e.what() << "): " << r.text;
+    }
+    return doc;
+}
+
+bool has(const std::string& text, const std::string& what)
+{
+    return text.find(what) != std::string::npos;
+}
+
+} // namespace
+
+TEST(command_grammar, every_command_in_the_table_parses_from_its_usage)
+{
+    const std::map<std::string, std::string> examples = {
+        {"show port stats", "show port stats all"},     {"show port xstats", "show port xstats 1"},
+        {"clear port stats", "clear port stats 0"},     {"show lcores", "show lcores"},
+        {"show clients", "show clients 10 20"},         {"show client", "show client 7"},
+        {"show shadow", "show shadow"},                 {"set client", "set client 7 route shadow"},
+        {"show drops", "show drops"},                   {"start", "start"},
+        {"stop", "stop"},                               {"load", "load /tmp/x.cmd"},
+        {"wait", "wait 100"},                           {"quit", "quit"},
+        {"help", "help show port"},
+    };
+    for (const auto& spec : command_table()) {
+        const auto it = examples.find(std::string(spec.name));
+        ASSERT_NE(it, examples.end()) << "no example for " << spec.name;
+        const auto c = parse_ok(it->second);
+        EXPECT_EQ(c.spec, &spec) << it->second;
+        EXPECT_FALSE(c.json);
+        const auto j = parse_ok(it->second + " json");
+        EXPECT_TRUE(j.json) << it->second;
+        EXPECT_EQ(j.spec, &spec);
+    }
+    EXPECT_EQ(examples.size(), command_table().size());
+}
+
+TEST(command_grammar, arguments_are_typed)
+{
+    auto c = parse_ok("  show   clients 3\t9  ");
+    EXPECT_EQ(c.number_or("start", 0), 3U);
+    EXPECT_EQ(c.number_or("count", 0), 9U);
+    EXPECT_EQ(c.line, "show clients 3 9");
+    c = parse_ok("show clients");
+    EXPECT_EQ(c.number_or("start", 42), 42U);
+    EXPECT_FALSE(c.arg("count").present);
+    c = parse_ok("show port stats all");
+    EXPECT_TRUE(c.arg("port").present);
+    EXPECT_FALSE(c.arg("port").number);
+    c = parse_ok("set client 4294967295 route primary # trailing comment");
+    EXPECT_EQ(*c.arg("id").number, 4294967295U);
+    EXPECT_EQ(c.arg("path").word, "primary");
+    EXPECT_EQ(c.spec->access, command_access::changing);
+    EXPECT_EQ(parse_ok("show drops").spec->access, command_access::read_only);
+    EXPECT_TRUE(parse_ok("load x").spec->local_only);
+    EXPECT_EQ(parse_ok("help set client").arg("command").word, "set client");
+}
+
+TEST(command_grammar, bad_lines_get_an_error_naming_the_command_and_the_reason)
+{
+    EXPECT_EQ(parse_error(""), "empty command");
+    EXPECT_EQ(parse_error("  # only a comment"), "empty command");
+    EXPECT_TRUE(has(parse_error("frobnicate"), "unknown command 'frobnicate'")) << parse_error("frobnicate");
+    const auto e1 = parse_error("show");
+    EXPECT_TRUE(has(e1, "show: incomplete command") && has(e1, "clients") && has(e1, "shadow")) << e1;
+    const auto e2 = parse_error("show port frob all");
+    EXPECT_TRUE(has(e2, "unknown word 'frob'") && has(e2, "stats, xstats")) << e2;
+    const auto e3 = parse_error("show port stats");
+    EXPECT_TRUE(has(e3, "show port stats: missing <port|all>")) << e3;
+    const auto e4 = parse_error("show port stats x1");
+    EXPECT_TRUE(has(e4, "show port stats: port 'x1' is not a number or all")) << e4;
+    const auto e5 = parse_error("show port stats 5000");
+    EXPECT_TRUE(has(e5, "out of range (0-1023)")) << e5;
+    const auto e6 = parse_error("set client 1 route sideways");
+    EXPECT_TRUE(has(e6, "set client: path must be primary|shadow, not 'sideways'")) << e6;
+    const auto e7 = parse_error("set client 1 path shadow");
+    EXPECT_TRUE(has(e7, "set client: expected 'route', not 'path'")) << e7;
+    const auto e8 = parse_error("set client -1 route shadow");
+    EXPECT_TRUE(has(e8, "id '-1' is not a number")) << e8;
+    const auto e9 = parse_error("set client 99999999999 route shadow");
+    EXPECT_TRUE(has(e9, "out of range")) << e9;
+    const auto e10 = parse_error("quit now");
+    EXPECT_TRUE(has(e10, "quit: unexpected 'now'")) << e10;
+    const auto e11 = parse_error("show clients 0 0");
+    EXPECT_TRUE(has(e11, "count 0 is out of range (1-100000)")) << e11;
+    const auto e12 = parse_error("set client 3 route");
+    EXPECT_TRUE(has(e12, "set client: missing <primary|shadow>")) << e12;
+    EXPECT_TRUE(has(parse_error("load"), "load: missing <file>"));
+}
+
+TEST(command_actions, show_port_stats_text_and_json)
+{
+    fake_target t;
+    auto r = run(t, "show port stats all");
+    ASSERT_TRUE(r.ok) << r.text;
+    EXPECT_TRUE(has(r.text, "port 0 (net_ring_vport0)") && has(r.text, "port 1 (net_ring_vport1)")) << r.text;
+    r = run(t, "show port stats 1");
+    EXPECT_FALSE(has(r.text, "port 0 ")) << r.text;
+    const auto doc = json_of(t, "show port stats 1 json");
+    const auto& ports = doc.get_child("ports");
+    ASSERT_EQ(ports.size(), 1U);
+    EXPECT_EQ(ports.front().second.get<int>("id"), 1);
+    EXPECT_EQ(ports.front().second.get<int>("rx"), 1001);
+    EXPECT_EQ(ports.front().second.get<int>("dropped.bad_ihl"), 11);
+    r = run(t, "show port stats 7");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.text, "show port stats: port 7 is not an appliance port");
+}
+
+TEST(command_actions, xstats_and_clear)
+{
+    fake_target t;
+    const auto doc = json_of(t, "show port xstats all json");
+    ASSERT_EQ(doc.get_child("ports").size(), 2U);
+    EXPECT_EQ(doc.get_child("ports").back().second.get<int>("xstats.rx_good_packets"), 1001);
+    auto r = run(t, "clear port stats 1");
+    ASSERT_TRUE(r.ok) << r.text;
+    EXPECT_EQ(t.cleared, std::vector<int>{1});
+    EXPECT_EQ(t.ports[1].rx, 0U);
+    EXPECT_EQ(t.ports[0].rx, 1000U);
+    const auto cleared = json_of(t, "clear port stats all json");
+    EXPECT_EQ(t.cleared.back(), -1);
+    EXPECT_EQ(cleared.get_child("cleared").size(), 2U);
+    EXPECT_FALSE(run(t, "clear port stats 3").ok);
+    EXPECT_EQ(t.cleared.size(), 2U); // an unknown port clears nothing
+}
+
+TEST(command_actions, lcores_drops_and_shadow)
+{
+    fake_target t;
+    auto doc = json_of(t, "show lcores json");
+    const auto& l = doc.get_child("lcores").front().second;
+    EXPECT_EQ(l.get<std::string>("role"), "rtc");
+    EXPECT_DOUBLE_EQ(l.get<double>("busy_percent"), 75.0);
+    EXPECT_DOUBLE_EQ(l.get<double>("cycles_per_packet"), 100.0);
+    EXPECT_TRUE(has(run(t, "show lcores").text, "75.0"));
+
+    doc = json_of(t, "show drops json");
+    EXPECT_EQ(doc.get<int>("total"), 21);
+    EXPECT_EQ(doc.get<int>("dropped.bad_ihl"), 21);
+    EXPECT_EQ(doc.get<int>("dropped.tx_full"), 0);
+    EXPECT_TRUE(has(run(t, "show drops").text, "bad_ihl"));
+
+    doc = json_of(t, "show shadow json");
+    EXPECT_EQ(doc.get<int>("clients_total"), 0);
+    EXPECT_EQ(doc.get_child("ports").back().second.get<int>("shadow_port"), 2);
+    ASSERT_TRUE(run(t, "set client 3 route shadow").ok);
+    doc = json_of(t, "show shadow json");
+    EXPECT_EQ(doc.get<int>("clients_total"), 1);
+    EXPECT_EQ(doc.get_child("clients").front().second.get<int>("id"), 3);
+    const auto text = run(t, "show shadow").text;
+    EXPECT_TRUE(has(text, "clients on the shadow path: 1") && has(text, "port 2")) << text;
+}
+
+TEST(command_actions, clients_pages_and_one_client)
+{
+    fake_target t;
+    auto doc = json_of(t, "show clients 1 2 json");
+    EXPECT_EQ(doc.get<int>("total"), 5);
+    EXPECT_EQ(doc.get<int>("next"), 3);
+    ASSERT_EQ(doc.get_child("clients").size(), 2U);
+    EXPECT_EQ(doc.get_child("clients").front().second.get<int>("id"), 2);
+    doc = json_of(t, "show clients json");
+    EXPECT_EQ(doc.get_child("clients").size(), 5U);
+    EXPECT_EQ(doc.get<int>("next"), 0);
+    EXPECT_TRUE(has(run(t, "show clients 0 2").text, "next page: show clients 2 2"));
+
+    doc = json_of(t, "show client 4 json");
+    EXPECT_EQ(doc.get<std::string>("key"), "10.0.0.4");
+    EXPECT_EQ(doc.get<std::string>("path"), "primary");
+    EXPECT_EQ(doc.get<int>("rx_packets"), 400);
+    EXPECT_DOUBLE_EQ(doc.get<double>("last_sample.packets_per_s"), 2000.0);
+    const auto r = run(t, "show client 9");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.text, "show client: client 9 does not exist");
+}
+
+TEST(command_actions, set_client_route_then_show_client_reflects_it)
+{
+    fake_target t;
+    auto doc = json_of(t, "set client 2 route shadow json");
+    EXPECT_EQ(doc.get<std::string>("path"), "shadow");
+    EXPECT_TRUE(doc.get<bool>("changed"));
+    EXPECT_EQ(json_of(t, "show client 2 json").get<std::string>("path"), "shadow");
+    EXPECT_FALSE(json_of(t, "set client 2 route shadow json").get<bool>("changed"));
+    EXPECT_TRUE(has(run(t, "set client 2 route primary").text, "client 2 route primary"));
+    EXPECT_EQ(t.clients_by_id[2].path, "primary");
+    auto r = run(t, "set client 77 route shadow");
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(has(r.text, "set client:")) << r.text;
+    t.no_shadow = true;
+    r = run(t, "set client 2 route shadow");
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(has(r.text, "--shadow-txq 0")) << r.text;
+}
+
+TEST(command_actions, start_stop_quit_help)
+{
+    fake_target t;
+    EXPECT_TRUE(has(run(t, "stop").text, "forwarding stopped"));
+    EXPECT_FALSE(t.on);
+    EXPECT_TRUE(has(run(t, "stop").text, "already stopped"));
+    auto doc = json_of(t, "start json");
+    EXPECT_TRUE(t.on);
+    EXPECT_TRUE(doc.get<bool>("forwarding"));
+    EXPECT_TRUE(doc.get<bool>("changed"));
+    const auto q = run(t, "quit");
+    EXPECT_TRUE(q.quit && t.quit);
+    doc = json_of(t, "help json");
+    EXPECT_EQ(doc.get_child("commands").size(), command_table().size());
+    doc = json_of(t, "help show port json");
+    EXPECT_EQ(doc.get_child("commands").size(), 2U);
+    EXPECT_TRUE(has(run(t, "help set").text, "set client <id> route <primary|shadow>"));
+    EXPECT_FALSE(run(t, "help frob").ok);
+    double waited = -1;
+    exec_context ctx{t, output_format::text, 0, {}, {}, [&](double s) { waited = s; }};
+    EXPECT_TRUE(execute_line(ctx, "wait 250").ok);
+    EXPECT_DOUBLE_EQ(waited, 0.25);
+}
+
+TEST(command_actions, every_show_has_valid_json_including_the_context_format)
+{
+    fake_target t;
+    ASSERT_TRUE(run(t, "set client 1 route shadow").ok);
+    for (const auto& spec : command_table()) {
+        if (spec.access != command_access::read_only || spec.local_only)
+            continue;
+        std::string line = std::string(spec.name);
+        if (line == "show port stats" || line == "show port xstats")
+            line += " all";
+        if (line == "show client")
+            line += " 1";
+        exec_context ctx{t, output_format::json, 0, {}, {}, {}};
+        const reply r = execute_line(ctx, line); // JSON from the context, no json word
+        ASSERT_TRUE(r.ok) << line << ": " << r.text;
+        std::istringstream in(r.text);
+        pt::ptree doc;
+        EXPECT_NO_THROW(pt::read_json(in, doc)) << line << ": " << r.text;
+    }
+}
+
+TEST(command_actions, changing_commands_are_audited_and_read_only_ones_are_not)
+{
+    fake_target t;
+    std::vector<std::string> audited;
+    exec_context ctx{t, output_format::text, 0,
+                     [&](const parsed_command& c, const reply& r) { audited.push_back(c.line + (r.ok ? " ok" : " failed")); },
+                     {}, {}};
+    execute_line(ctx, "show drops");
+    execute_line(ctx, "set   client 1 route shadow");
+    execute_line(ctx, "set client 99 route shadow");
+    execute_line(ctx, "stop json");
+    EXPECT_EQ(audited, (std::vector<std::string>{"set client 1 route shadow ok", "set client 99 route shadow failed",
+                                                 "stop json ok"}));
+}
+
+TEST(command_scripts, run_in_order_report_file_line_and_stop_on_error)
+{
+    fake_target t;
+    exec_context ctx{t, output_format::text, 0, {}, {}, {}};
+    std::istringstream script("# flip a client\n\nset client 2 route shadow\nshow client 99\nset client 3 route shadow\n"
+                              "quit\nset client 4 route shadow\n");
+    std::vector<reply> replies;
+    auto res = run_script(ctx, script, "flip.cmd", false, [&](const reply& r) { replies.push_back(r); });
+    EXPECT_EQ(res.ran, 4U); // stops at quit
+    EXPECT_EQ(res.failed, 1U);
+    EXPECT_TRUE(res.quit);
+    ASSERT_EQ(res.errors.size(), 1U);
+    EXPECT_EQ(res.errors[0], "flip.cmd:4: show client: client 99 does not exist");
+    EXPECT_EQ(t.clients_by_id[3].path, "shadow");
+    EXPECT_EQ(t.clients_by_id[4].path, "primary");
+    EXPECT_EQ(replies.size(), 4U);
+
+    fake_target t2;
+    exec_context ctx2{t2, output_format::text, 0, {}, {}, {}};
+    std::istringstream bad("set client 2 route shadow\nshow nonsense\nset client 3 route shadow\n");
+    res = run_script(ctx2, bad, "bad.cmd", true, {});
+    EXPECT_TRUE(res.stopped);
+    EXPECT_EQ(res.ran, 2U);
+    EXPECT_EQ(res.errors.at(0).rfind("bad.cmd:2: show: unknown word 'nonsense'", 0), 0U) << res.errors.at(0);
+    EXPECT_EQ(t2.clients_by_id[3].path, "primary");
+}
+
+TEST(command_scripts, load_runs_a_file_and_refuses_to_nest_forever)
+{
+    const std::string dir = ::testing::TempDir();
+    const std::string file = dir + "/shadownet_load_test.cmd";
+    {
+        std::ofstream(file) << "set client 5 route shadow\nshow client 5\n";
+    }
+    fake_target t;
+    auto r = run(t, "load " + file);
+    ASSERT_TRUE(r.ok) << r.text;
+    EXPECT_EQ(t.clients_by_id[5].path, "shadow");
+    EXPECT_TRUE(has(r.text, "client 5 (10.0.0.5)") && has(r.text, "2 command(s)")) << r.text;
+    r = run(t, "load /nonexistent/x.cmd");
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(has(r.text, "cannot open")) << r.text;
+    const std::string loop = dir + "/shadownet_load_loop.cmd";
+    {
+        std::ofstream(loop) << "load " << loop << "\n";
+    }
+    r = run(t, "load " + loop);
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(has(r.text, "nested more than 8 deep")) << r.text;
+}
