@@ -717,16 +717,17 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
     all.resize(keep);
     s.clients.busiest = std::move(all);
     s.shadow = shadow();
+    s.manager = snm_view();
+    return s;
+}
+
+snm_snapshot appliance::snm_view() const
+{
     snm_snapshot m;
-    switch (manager_->policy()) {
-    case snm_policy::predictive: m.policy = "predictive"; break;
-    case snm_policy::reactive: m.policy = "reactive"; break;
-    case snm_policy::off: m.policy = "off"; break;
-    }
+    m.policy = policy_name(manager_->policy());
     m.scores = manager_->score();
     m.ports = manager_->ports();
-    s.manager = std::move(m);
-    return s;
+    return m;
 }
 
 std::vector<port_snapshot> appliance::port_snapshots() const

@@ -321,6 +321,8 @@ reply show_client(exec_context& ctx, const parsed_command& cmd)
         } else {
             w.null();
         }
+        if (c.shadow)
+            write_snm_client(w, *c.shadow);
         w.end_object();
         return ok(w.str());
     }
@@ -335,7 +337,64 @@ reply show_client(exec_context& ctx, const parsed_command& cmd)
         out += fmt::format("  last tick: {:.0f} packets/s, {:.0f} bits/s, {:.4f} cores, {:.1f} mbufs\n",
                            d.last_sample->packets_per_s, d.last_sample->bits_per_s, d.last_sample->cpu,
                            d.last_sample->mbufs);
+    if (c.shadow) {
+        const auto& v = *c.shadow;
+        const auto& p = v.prof;
+        out += fmt::format("  profile: {} after {:.1f} s: mean {:.0f} pps (peak {:.0f}, p95 {:.0f}), {:.0f} bits/s, "
+                           "cv {:.2f}, {:.0f}-byte packets\n",
+                           snm::name_of(p.kind), p.observed_s, p.mean_pps, p.peak_pps, p.p95_pps, p.mean_bps, p.cv,
+                           p.mean_packet_bytes);
+        out += fmt::format("  forecast: {:.0f} pps (upper {:.0f}), {:.0f} bits/s (upper {:.0f})\n", v.pred.mean_pps,
+                           v.pred.upper_pps, v.pred.mean_bps, v.pred.upper_bps);
+        out += fmt::format("  shadow reservation: {:.0f} pps {:.0f} bits/s (wanted {:.0f} pps)\n", v.res.pps, v.res.bps,
+                           v.res.wanted_pps);
+        for (const auto& e : v.history)
+            out += fmt::format("  route at {:.1f} s: {} ({})\n", e.t, path_name(e.via), e.reason);
+    }
     return ok(out);
+}
+
+reply show_snm(exec_context& ctx, const parsed_command& cmd)
+{
+    const snm_snapshot m = ctx.target.snm();
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object();
+        write_snm(w, m);
+        w.end_object();
+        return ok(w.str());
+    }
+    const auto& sc = m.scores;
+    std::string out = fmt::format("shadow manager: policy {}, watermarks high {:.2f} low {:.2f}\n", m.policy,
+                                  sc.high_watermark, sc.low_watermark);
+    out += fmt::format("  switches: {} to the shadow, {} back; needed {}, unneeded {}, mean lead {:.2f} s\n",
+                       sc.switches_to_shadow, sc.returns, sc.needed, sc.unneeded, sc.mean_lead_s());
+    out += fmt::format("  unforeseen losses: {} ticks, {:.0f} packets; overcommitted {} ticks\n",
+                       sc.unforeseen_loss_ticks, sc.unforeseen_loss_packets, sc.overcommit_ticks);
+    out += fmt::format("  shadow peak use {:.0f} pps with {:.0f} pps reserved for its clients\n",
+                       sc.peak_shadow_used_pps, sc.reserved_at_peak_pps);
+    out += fmt::format("  {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8} {}\n", "port", "capacity", "measured",
+                       "predicted", "shadow used", "reserved", "shadowed", "constrained");
+    for (const auto& p : m.ports)
+        out += fmt::format("  {:>4} {:>12.0f} {:>12.0f} {:>12.0f} {:>12.0f} {:>12.0f} {:>8} {}\n", p.port,
+                           p.primary_capacity.pps, p.measured_pps, p.predicted_pps, p.shadow_used_pps,
+                           p.shadow_reserved_pps, p.clients_on_shadow, p.constrained ? "yes" : "no");
+    return ok(out);
+}
+
+reply set_policy(exec_context& ctx, const parsed_command& cmd)
+{
+    const std::string& word = cmd.arg("policy").word;
+    const snm_policy p = word == "predictive" ? snm_policy::predictive
+                         : word == "reactive" ? snm_policy::reactive
+                                              : snm_policy::off;
+    ctx.target.set_policy(p);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("policy", policy_name(p)).end_object();
+        return ok(w.str());
+    }
+    return ok(fmt::format("policy {}\n", policy_name(p)));
 }
 
 reply show_shadow(exec_context& ctx, const parsed_command& cmd)
@@ -537,6 +596,13 @@ std::vector<command_spec> make_table()
         {"set client", {kw("set"), kw("client"), client_id, kw("route"), {k::choice, "path", {"primary", "shadow"}, 0, 0, false}},
          "move a client to its primary or shadow path (lossless, in order)", command_access::changing, false,
          set_client_route},
+        {"show snm", {kw("show"), kw("snm")},
+         "the shadow manager: policy, watermarks, its scores, and per port the primary's measured and predicted "
+         "load against capacity and the shadow's use and reservations",
+         command_access::read_only, false, show_snm},
+        {"set policy", {kw("set"), kw("policy"), {k::choice, "policy", {"predictive", "reactive", "off"}, 0, 0, false}},
+         "when the manager moves clients to their shadow: on a forecast, on a measured overload, or never",
+         command_access::changing, false, set_policy},
         {"show drops", {kw("show"), kw("drops")}, "dropped packets by reason, all ports, since the last clear",
          command_access::read_only, false, show_drops},
         {"start", {kw("start")}, "resume forwarding", command_access::changing, false, start},

@@ -87,8 +87,6 @@ std::string format_final(const stats_snapshot& s, double elapsed_s)
     return out;
 }
 
-namespace {
-
 void write_snm_client(json_writer& w, const snm::client_view& v)
 {
     w.key("snm").begin_object();
@@ -166,7 +164,15 @@ void write_snm(json_writer& w, const snm_snapshot& s)
     w.end_object();
 }
 
-} // namespace
+const char* policy_name(snm_policy p) noexcept
+{
+    switch (p) {
+    case snm_policy::predictive: return "predictive";
+    case snm_policy::reactive: return "reactive";
+    case snm_policy::off: return "off";
+    }
+    return "?";
+}
 
 std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_t tsc_hz)
 {

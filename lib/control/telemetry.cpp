@@ -1,5 +1,9 @@
 #include "shadownet/control/telemetry.hpp"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include <charconv>
 #include <mutex>
 #include <string>
@@ -44,7 +48,8 @@ unsigned parse_param(const char* params, std::size_t index, unsigned fallback)
     return ec == std::errc() && ptr == item.data() + item.size() && !item.empty() ? v : fallback;
 }
 
-void client_dict(rte_tel_data* d, const client_snapshot& c)
+// `detail`: the manager's view too (one client; a page of 64 would not fit a reply).
+void client_dict(rte_tel_data* d, const client_snapshot& c, bool detail = false)
 {
     add_u64(d, "id", c.id);
     rte_tel_data_add_dict_string(d, "key", c.key.c_str());
@@ -54,6 +59,16 @@ void client_dict(rte_tel_data* d, const client_snapshot& c)
     add_u64(d, "tx_packets_primary", c.totals.tx_packets[0]);
     add_u64(d, "tx_packets_shadow", c.totals.tx_packets[1]);
     add_u64(d, "drops", c.totals.drops);
+    if (detail && c.shadow) {
+        // 22.11's dictionaries hold no doubles: rates rounded to whole units.
+        const auto round = [](double v) { return static_cast<std::uint64_t>(std::max(0.0, v) + 0.5); };
+        rte_tel_data_add_dict_string(d, "class", snm::name_of(c.shadow->prof.kind));
+        add_u64(d, "profile_mean_pps", round(c.shadow->prof.mean_pps));
+        add_u64(d, "forecast_pps", round(c.shadow->pred.mean_pps));
+        add_u64(d, "forecast_upper_pps", round(c.shadow->pred.upper_pps));
+        add_u64(d, "reserved_pps", round(c.shadow->res.pps));
+        add_u64(d, "route_events", c.shadow->history.size());
+    }
 }
 
 int on_ports(const char*, const char*, rte_tel_data* d)
@@ -141,7 +156,7 @@ int on_client(const char*, const char* params, rte_tel_data* d)
     const unsigned id = parse_param(params, 0, 0);
     for (const auto& c : s->clients.busiest)
         if (c.id == id) {
-            client_dict(d, c);
+            client_dict(d, c, true);
             return 0;
         }
     return -1; // dpdk-telemetry.py shows null: no such client
@@ -196,6 +211,48 @@ int on_shadow(const char*, const char*, rte_tel_data* d)
     return 0;
 }
 
+// /shadownet/snm: the shadow manager's policy, scores and per-port view.
+int on_snm(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s || !s->manager)
+        return 0;
+    const auto round = [](double v) { return static_cast<std::uint64_t>(std::max(0.0, v) + 0.5); };
+    const auto& m = *s->manager;
+    const auto& sc = m.scores;
+    rte_tel_data_add_dict_string(d, "policy", m.policy.c_str());
+    rte_tel_data_add_dict_string(d, "high_watermark", fmt::format("{:.3f}", sc.high_watermark).c_str());
+    rte_tel_data_add_dict_string(d, "low_watermark", fmt::format("{:.3f}", sc.low_watermark).c_str());
+    add_u64(d, "switches_to_shadow", sc.switches_to_shadow);
+    add_u64(d, "returns", sc.returns);
+    add_u64(d, "needed", sc.needed);
+    add_u64(d, "unneeded", sc.unneeded);
+    add_u64(d, "mean_lead_ms", round(sc.mean_lead_s() * 1000));
+    add_u64(d, "unforeseen_loss_ticks", sc.unforeseen_loss_ticks);
+    add_u64(d, "unforeseen_loss_packets", round(sc.unforeseen_loss_packets));
+    add_u64(d, "peak_shadow_used_pps", round(sc.peak_shadow_used_pps));
+    add_u64(d, "reserved_at_peak_pps", round(sc.reserved_at_peak_pps));
+    add_u64(d, "overcommit_ticks", sc.overcommit_ticks);
+    rte_tel_data* ports = rte_tel_data_alloc();
+    rte_tel_data_start_dict(ports);
+    for (const auto& p : m.ports) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        add_u64(c, "primary_capacity_pps", round(p.primary_capacity.pps));
+        add_u64(c, "measured_pps", round(p.measured_pps));
+        add_u64(c, "predicted_pps", round(p.predicted_pps));
+        add_u64(c, "shadow_used_pps", round(p.shadow_used_pps));
+        add_u64(c, "shadow_reserved_pps", round(p.shadow_reserved_pps));
+        add_u64(c, "shadow_wanted_pps", round(p.shadow_wanted_pps));
+        add_u64(c, "clients_on_shadow", p.clients_on_shadow);
+        add_u64(c, "constrained", p.constrained ? 1 : 0);
+        rte_tel_data_add_dict_container(ports, std::to_string(p.port).c_str(), c, 0);
+    }
+    rte_tel_data_add_dict_container(d, "ports", ports, 0);
+    return 0;
+}
+
 } // namespace
 
 void register_telemetry()
@@ -209,6 +266,8 @@ void register_telemetry()
                                    "Clients by id, paged. Parameters: start,count (count <= 64)");
         rte_telemetry_register_cmd("/shadownet/client", on_client, "One client. Parameter: client id");
         rte_telemetry_register_cmd("/shadownet/traffic", on_traffic, "Built-in traffic: sent, received, lost");
+        rte_telemetry_register_cmd("/shadownet/snm", on_snm,
+                                   "Shadow manager: policy, watermarks, scores, per-port load and reservations");
         rte_telemetry_register_cmd("/shadownet/shadow", on_shadow,
                                    "Reserved shadow TX queues per port, and the clients on the shadow path");
     });

@@ -421,7 +421,7 @@ def scenario_telemetry():
         time.sleep(2.5)
         cmds = ["/shadownet/ports", "/shadownet/clients,0,64", "/shadownet/clients,64,64",
                 "/shadownet/client,1", "/shadownet/client,99999", "/shadownet/drops", "/shadownet/lcores",
-                "/shadownet/traffic"]
+                "/shadownet/traffic", "/shadownet/snm"]
         q = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input="\n".join(cmds) + "\n",
                            capture_output=True, text=True, timeout=30)
         replies = {}
@@ -447,6 +447,9 @@ def scenario_telemetry():
         check(set(drops) >= {"tx_full", "no_route", "bad_ihl"}, f"drops {drops}")
         check(replies["/shadownet/lcores"][0], "lcores")
         check(replies["/shadownet/traffic"][0]["sent"] > 0, "traffic")
+        snm = replies["/shadownet/snm"][0]
+        check(snm["policy"] == "predictive" and "switches_to_shadow" in snm, f"snm {snm}")
+        check("class" in one and "forecast_upper_pps" in one, f"client 1 has no manager view: {one}")
     finally:
         sn.send_signal(signal.SIGINT)
         sn.communicate(timeout=30)

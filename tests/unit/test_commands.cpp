@@ -121,6 +121,24 @@ public:
         c.path = path;
         return {id, via, ++epochs[id], changed};
     }
+    snm_snapshot snm() override
+    {
+        snm_snapshot m;
+        m.policy = policy_name(policy);
+        m.scores.switches_to_shadow = 3;
+        m.scores.needed = 2;
+        m.scores.lead_time_sum_s = 1.0;
+        m.scores.high_watermark = 0.9;
+        snm::port_view p;
+        p.port = 1;
+        p.primary_capacity = {40'000, 0};
+        p.measured_pps = 31'000;
+        p.predicted_pps = 37'500;
+        p.constrained = true;
+        m.ports.push_back(p);
+        return m;
+    }
+    void set_policy(snm_policy p) override { policy = p; }
     bool forwarding() const override { return on; }
     bool set_forwarding(bool v) override { return std::exchange(on, v); }
     void request_quit() override { quit = true; }
@@ -132,6 +150,7 @@ public:
     bool on = true;
     bool quit = false;
     bool no_shadow = false;
+    snm_policy policy = snm_policy::predictive;
 };
 
 parsed_command parse_ok(std::string_view line)
@@ -184,6 +203,7 @@ TEST(command_grammar, every_command_in_the_table_parses_from_its_usage)
         {"clear port stats", "clear port stats 0"},     {"show lcores", "show lcores"},
         {"show clients", "show clients 10 20"},         {"show client", "show client 7"},
         {"show shadow", "show shadow"},                 {"set client", "set client 7 route shadow"},
+        {"show snm", "show snm"},                       {"set policy", "set policy off"},
         {"show drops", "show drops"},                   {"start", "start"},
         {"stop", "stop"},                               {"load", "load /tmp/x.cmd"},
         {"wait", "wait 100"},                           {"quit", "quit"},
@@ -359,6 +379,42 @@ TEST(command_actions, set_client_route_then_show_client_reflects_it)
     r = run(t, "set client 2 route shadow");
     EXPECT_FALSE(r.ok);
     EXPECT_TRUE(has(r.text, "--shadow-txq 0")) << r.text;
+}
+
+TEST(command_actions, shadow_manager_policy_scores_and_client_forecast)
+{
+    fake_target t;
+    auto doc = json_of(t, "show snm json");
+    EXPECT_EQ(doc.get<std::string>("snm.policy"), "predictive");
+    EXPECT_EQ(doc.get<unsigned>("snm.scores.needed"), 2U);
+    EXPECT_DOUBLE_EQ(doc.get<double>("snm.scores.mean_lead_s"), 0.5);
+    EXPECT_EQ(doc.get_child("snm.ports").size(), 1U);
+    const auto text = run(t, "show snm").text;
+    EXPECT_TRUE(has(text, "policy predictive")) << text;
+    EXPECT_TRUE(has(text, "37500")) << text;
+
+    EXPECT_EQ(json_of(t, "set policy reactive json").get<std::string>("policy"), "reactive");
+    EXPECT_EQ(t.policy, snm_policy::reactive);
+    EXPECT_TRUE(has(run(t, "show snm").text, "policy reactive"));
+    EXPECT_FALSE(run(t, "set policy psychic").ok);
+    EXPECT_EQ(t.policy, snm_policy::reactive);
+
+    // A client the manager knows shows its profile, forecast, reservation and routes.
+    snm::client_view v;
+    v.prof.kind = snm::client_class::bursty;
+    v.prof.mean_pps = 1234;
+    v.pred.upper_pps = 4321;
+    v.res.pps = 4753;
+    v.history.push_back({2.5, dataplane::path::shadow, "predicted primary over high watermark"});
+    t.clients_by_id[3].shadow = v;
+    doc = json_of(t, "show client 3 json");
+    EXPECT_EQ(doc.get<std::string>("snm.profile.class"), "bursty");
+    EXPECT_DOUBLE_EQ(doc.get<double>("snm.forecast.upper_pps"), 4321);
+    EXPECT_EQ(doc.get_child("snm.routes").size(), 1U);
+    const auto one = run(t, "show client 3").text;
+    EXPECT_TRUE(has(one, "profile: bursty")) << one;
+    EXPECT_TRUE(has(one, "route at 2.5 s: shadow (predicted primary over high watermark)")) << one;
+    EXPECT_FALSE(has(run(t, "show client 2").text, "profile:"));
 }
 
 TEST(command_actions, start_stop_quit_help)

@@ -66,6 +66,8 @@ public:
     void set_shadow_budget(std::uint32_t client, const rate_spec& budget);
     // The shadow manager's policy (console `set policy`).
     void set_policy(snm_policy p);
+    // The manager's policy, scores and per-port view (`show snm`, /shadownet/snm).
+    [[nodiscard]] snm_snapshot snm_view() const;
     // The configured capacity of a port's primary (or shadow) path; 0: unlimited.
     [[nodiscard]] rate_spec primary_capacity(std::uint16_t port) const noexcept;
     [[nodiscard]] rate_spec shadow_capacity(std::uint16_t port) const noexcept;

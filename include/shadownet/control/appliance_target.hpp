@@ -39,6 +39,8 @@ public:
         const auto r = app_.set_client_route(id, via);
         return {id, r.via, r.epoch, changed};
     }
+    [[nodiscard]] snm_snapshot snm() override { return app_.snm_view(); }
+    void set_policy(snm_policy p) override { app_.set_policy(p); }
     [[nodiscard]] bool forwarding() const override { return app_.forwarding(); }
     bool set_forwarding(bool on) override { return app_.set_forwarding(on); }
     void request_quit() override { quit_.store(true, std::memory_order_relaxed); }

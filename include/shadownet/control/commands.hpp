@@ -143,6 +143,8 @@ public:
     [[nodiscard]] virtual shadow_view shadow() = 0;
     // Throws std::out_of_range (unknown client) or config_error (no shadow path).
     virtual route_change set_client_route(std::uint32_t id, dataplane::path via) = 0;
+    [[nodiscard]] virtual snm_snapshot snm() = 0;
+    virtual void set_policy(snm_policy p) = 0;
     [[nodiscard]] virtual bool forwarding() const = 0;
     // Returns whether forwarding was on before.
     virtual bool set_forwarding(bool on) = 0;

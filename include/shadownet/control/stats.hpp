@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "shadownet/control/clients.hpp"
+#include "shadownet/core/json.hpp"
 #include "shadownet/dataplane/counters.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/engine.hpp"
@@ -125,5 +126,12 @@ std::string format_final(const stats_snapshot& s, double elapsed_s);
 
 // The summary document (schema in docs/architecture.md, "Summary JSON").
 std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_t tsc_hz);
+
+// The manager's JSON, shared by the summary, the console and telemetry:
+// a client's `snm` member (profile, forecast, reservation, routes), and the
+// manager's own (policy, scores, per port).
+void write_snm_client(json_writer& w, const snm::client_view& v);
+void write_snm(json_writer& w, const snm_snapshot& s);
+const char* policy_name(snm_policy p) noexcept;
 
 } // namespace shadownet::control
