@@ -294,6 +294,7 @@ void appliance::setup_lcores()
         c.key = key_config(cfg_.clients);
         c.overflow_to_default = cfg_.clients.overflow_to_default;
         c.clients = table_.get();
+        c.miss_route = &miss_route_;
         s.connect = std::make_unique<dpdk::ring>(fmt::format("sn_connect_{}", id), connect_ring_size,
                                                  static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ,
                                                  static_cast<unsigned>(sizeof(dataplane::client_key)));
@@ -561,8 +562,12 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
         obs.push_back(o);
     }
     for (const auto& a : manager_->tick(now, obs)) {
-        if (registry_.find(a.id) == nullptr)
+        if (a.what != snm::action::kind::newcomers && registry_.find(a.id) == nullptr)
             continue;
+        if (a.what == snm::action::kind::newcomers) {
+            set_newcomer_path(a.via);
+            continue;
+        }
         if (a.what == snm::action::kind::budget) {
             set_shadow_budget(a.id, a.budget);
         } else if (a.via != dataplane::path::shadow || has_shadow_path()) {
@@ -603,6 +608,18 @@ dataplane::route appliance::set_client_route(std::uint32_t client, dataplane::pa
     rec->via = via;
     manager_->note_route(client, via, uptime_s(), "operator");
     return r;
+}
+
+void appliance::set_newcomer_path(dataplane::path via)
+{
+    if (via == dataplane::path::shadow && !has_shadow_path())
+        return;
+    auto r = dataplane::route::unpack(miss_route_.load(std::memory_order_relaxed));
+    if (r.via == via)
+        return;
+    r.via = via;
+    r.epoch = static_cast<std::uint16_t>(r.epoch + 1); // a new route: the lcores drain the old egress first
+    miss_route_.store(r.pack(), std::memory_order_relaxed);
 }
 
 void appliance::set_policy(snm_policy p)

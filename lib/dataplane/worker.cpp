@@ -445,7 +445,8 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
                 drop(conf, m, q.port, default_client, drop_reason::client_limit);
                 continue;
             }
-            r = route{}; // the default client, primary path
+            // The default client, on the path the control lcore chose for newcomers.
+            r = conf.miss_route ? route::unpack(conf.miss_route->load(std::memory_order_relaxed)) : route{};
         }
         client_lcore_stats& cs = conf.clients_stats[r.client];
         cs.rx_packets.add(1);

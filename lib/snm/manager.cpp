@@ -1,5 +1,7 @@
 #include "shadownet/snm/manager.hpp"
 
+#include "shadownet/forecast/intervals.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,13 +12,6 @@ namespace shadownet::snm {
 namespace {
 
 constexpr std::size_t route_history_kept = 32;
-// The surge tracker: Holt's linear trend with fixed, fast parameters. The
-// learned model's parameters are fitted to the client's ordinary life and
-// smooth a sudden ramp away for several ticks; this one follows a ramp within
-// two or three ticks, and only its upward extrapolation is used.
-constexpr double surge_alpha = 0.5;
-constexpr double surge_beta = 0.3;
-constexpr double surge_noise_factor = 3;
 // A client is moved for its own surge only if its demand is predicted (or,
 // reactive, measured) this far above its normal; otherwise only when the
 // primary would be over capacity outright, the biggest grower first.
@@ -29,32 +24,9 @@ constexpr double judge_min_s = 5;
 // over ticks: clients made in the same second would otherwise all refit in
 // the same tick and stall the control lcore for tens of milliseconds.
 constexpr double refit_budget_s = 0.002;
+// A reservation on the shadow is resized every tick: it covers this many.
+constexpr std::uint32_t reserve_ticks = 2;
 
-struct trend_tracker {
-    double level = 0, trend = 0;
-    double dev = 0; // smoothed |one-step error|: the series' own noise
-    bool started = false;
-    void update(double y) noexcept
-    {
-        if (!started) {
-            level = y;
-            started = true;
-            return;
-        }
-        dev = 0.9 * dev + 0.1 * std::abs(y - (level + trend));
-        const double prev = level;
-        level = surge_alpha * y + (1 - surge_alpha) * (level + trend);
-        trend = surge_beta * (level - prev) + (1 - surge_beta) * trend;
-    }
-    // Only the part of an upward extrapolation that stands out of the noise:
-    // on a steady noisy series the trend wanders, and summed over many
-    // clients a raw extrapolation would add up to a phantom surge.
-    [[nodiscard]] double ahead(std::uint32_t h) const noexcept
-    {
-        const double rise = static_cast<double>(h) * std::max(0.0, trend) - surge_noise_factor * dev;
-        return std::max(0.0, level + std::max(0.0, rise));
-    }
-};
 
 double utilisation(double pps, double bps, const rate_spec& cap) noexcept
 {
@@ -275,6 +247,11 @@ void manager::observe(client_state& c, const observation& o, double now_s)
     }
 }
 
+std::string manager::fmt_reason(const char* why, const char* who)
+{
+    return std::string(why) + " (" + who + ")";
+}
+
 void manager::switch_client(client_state& c, path via, double now_s, std::string reason, std::vector<action>& out)
 {
     if (via == path::shadow) {
@@ -336,9 +313,15 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
                                mean_bps + std::sqrt(std::max(0.0, var_bps)), cap);
         }
     };
+    // Newcomers (clients still learning) count as one group: each is too
+    // young to forecast, but together their demand is a series like any
+    // other, and a flood of new sources (a spoofed SYN ramp) is a surge of it.
+    // During the appliance's own first window every client is new: no group.
+    newcomer_state& ng = newcomers_[port];
+    const bool settled = first_tick_s_ >= 0 && now_s - first_tick_s_ >= cfg_.profile_window_s;
     load primary;
-    double primary_drops = 0;
-    std::vector<client_state*> on_primary, on_shadow;
+    double primary_drops = 0, newcomers_primary_pps = 0, newcomers_primary_bps = 0;
+    std::vector<client_state*> on_primary, on_shadow, newcomers_on_primary;
     for (auto& [id, cp] : clients_) {
         client_state& c = *cp;
         if (!c.seen || c.egress != port)
@@ -347,9 +330,23 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
             primary.add(c, predictive);
             primary_drops += c.last.primary_drop_pps;
             on_primary.push_back(&c);
+            if (c.prof.kind == client_class::learning) {
+                newcomers_on_primary.push_back(&c);
+                newcomers_primary_pps += c.last.pps;
+                newcomers_primary_bps += c.last.bps;
+            }
         } else {
             on_shadow.push_back(&c);
         }
+    }
+    // The newcomers' predicted growth lands on the primary unless they are
+    // being sent to the shadow already.
+    double newcomer_growth = 0;
+    if (predictive && settled && !ng.to_shadow) {
+        newcomer_growth = std::max(0.0, ng.pps.ahead(horizon_ticks_) - ng.pps.level);
+        const double bytes_per_packet = newcomers_primary_pps > 0 ? newcomers_primary_bps / newcomers_primary_pps : 0;
+        primary.mean_pps += newcomer_growth;
+        primary.mean_bps += newcomer_growth * bytes_per_packet;
     }
     // Predictive acts when the forecast crosses the high watermark; reactive,
     // like the seed's `ON resource_threshold_exceeded`, when the resource is
@@ -359,10 +356,19 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
     std::uint32_t& streak = constrained_for_[port];
     streak = over ? streak + 1 : 0;
     pv.constrained = over;
+    const char* why = predictive ? "predicted primary over high watermark" : "measured primary over high watermark";
+
+    // While newcomers go to the shadow, so does every client that arrives.
+    if (ng.to_shadow)
+        for (client_state* c : newcomers_on_primary) {
+            primary.add(*c, predictive, -1);
+            switch_client(*c, path::shadow, now_s, "newcomer while the primary is constrained", out);
+        }
 
     if (streak >= sustain_ticks_) {
         // Move the clients whose demand grew most beyond their own normal,
-        // until the rest fits under the middle of the two watermarks.
+        // until the rest fits under the middle of the two watermarks. The
+        // newcomers as a group compete with their predicted total.
         const auto surge = [&](const client_state& c) {
             const double now_pps = predictive ? c.pred.upper_pps : c.last.pps;
             return now_pps - c.baseline_pps();
@@ -371,10 +377,29 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
                   [&](const client_state* a, const client_state* b) { return surge(*a) > surge(*b); });
         const double target = (hi + lo) / 2;
         const bool overflow = util > 1.0;
+        const double group_surge =
+            settled && !ng.to_shadow && !newcomers_on_primary.empty() ? newcomers_primary_pps + newcomer_growth : 0;
         load rest = primary;
+        const auto move_newcomers = [&] {
+            ng.to_shadow = true;
+            rest.mean_pps -= newcomer_growth;
+            for (client_state* c : newcomers_on_primary) {
+                rest.add(*c, predictive, -1);
+                switch_client(*c, path::shadow, now_s, fmt_reason(why, "newcomers"), out);
+            }
+        };
+        bool group_moved = false;
         for (client_state* c : on_primary) {
             if (rest.util(cap) <= target)
                 break;
+            if (c->via != path::primary)
+                continue; // moved with the newcomers
+            if (!group_moved && group_surge > 0 && group_surge >= surge(*c)) {
+                move_newcomers();
+                group_moved = true;
+                if (rest.util(cap) <= target)
+                    break;
+            }
             if (c->prof.kind == client_class::learning && !overflow)
                 continue; // not yet known what is normal for it
             const double own = surge(*c);
@@ -382,30 +407,43 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
             if (!(surging || (overflow && own > 0)) || now_s - c->last_switch_s < cfg_.min_interval_s)
                 continue;
             rest.add(*c, predictive, -1);
-            switch_client(*c, path::shadow, now_s,
-                          predictive ? "predicted primary over high watermark" : "measured primary over high watermark",
-                          out);
+            switch_client(*c, path::shadow, now_s, why, out);
         }
+        if (!group_moved && group_surge > 0 && rest.util(cap) > target)
+            move_newcomers();
         return;
     }
-    // Back to the primary, one client a tick, the smallest first, when the
-    // primary with it stays below the low watermark.
+    // Back to the primary, the smallest first, as many as fit: each returns
+    // only if the primary with it (and those returned before it this tick)
+    // stays below the low watermark. The same measure as the switch, so that
+    // low < high really is a hysteresis band: a surge's errors widen a
+    // client's upper quantile for as long as they are in its residual window
+    // (a few seconds), which keeps it on the shadow until its demand has been
+    // ordinary for that long.
     std::sort(on_shadow.begin(), on_shadow.end(), [](const client_state* a, const client_state* b) {
         return a->pred.upper_pps < b->pred.upper_pps;
     });
-    // The same measure as the switch, so that low < high really is a
-    // hysteresis band: a surge's errors widen the client's upper quantile for
-    // as long as they are in its residual window (a few seconds), which keeps
-    // it on the shadow until its demand has been ordinary for that long.
-    bool returned = false;
+    load with = primary;
+    bool newcomers_back = ng.to_shadow;
     for (client_state* c : on_shadow) {
-        load with = primary;
-        with.add(*c, predictive);
-        const bool calm = with.util(cap) <= lo;
+        load tried = with;
+        tried.add(*c, predictive);
+        const bool calm = tried.util(cap) <= lo;
         c->calm_ticks = calm ? c->calm_ticks + 1 : 0;
-        if (!returned && calm && c->calm_ticks >= sustain_ticks_ && now_s - c->last_switch_s >= cfg_.min_interval_s) {
+        if (c->prof.kind == client_class::learning && ng.to_shadow) {
+            newcomers_back = newcomers_back && calm;
+            continue; // newcomers come back as a group, below
+        }
+        if (calm && c->calm_ticks >= sustain_ticks_ && now_s - c->last_switch_s >= cfg_.min_interval_s) {
             switch_client(*c, path::primary, now_s, "primary below low watermark", out);
-            returned = true;
+            with = tried;
+        }
+    }
+    if (ng.to_shadow) {
+        ng.calm_ticks = newcomers_back ? ng.calm_ticks + 1 : 0;
+        if (ng.calm_ticks >= sustain_ticks_ && now_s - ng.since_s >= cfg_.min_interval_s) {
+            ng.to_shadow = false;
+            ng.calm_ticks = 0;
         }
     }
 }
@@ -429,10 +467,19 @@ void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
     double left_pps = cap.pps > 0 ? cap.pps : std::numeric_limits<double>::infinity();
     double left_bps = cap.bps > 0 ? cap.bps : std::numeric_limits<double>::infinity();
     double wanted = 0, reserved = 0, used = 0;
+    // A client on the primary is reserved its horizon's upper quantile: it may
+    // have to move at any tick. One on the shadow has its reservation resized
+    // every tick, so it needs only the next ticks' upper bound (the surge
+    // tracker's, at the same quantile): the horizon's quantile, widened by the
+    // errors of the surge that brought it there, would reserve several times
+    // what it uses.
+    const double z = forecast::normal_quantile(cfg_.quantile);
     for (client_state* c : mine) {
         reservation& r = c->res;
-        r.wanted_pps = c->pred.upper_pps * cfg_.headroom;
-        const double wanted_bps = c->pred.upper_bps * cfg_.headroom;
+        const bool on_shadow = c->via == path::shadow && c->prof.kind != client_class::learning;
+        r.wanted_pps = (on_shadow ? c->pps_trend.near_upper(reserve_ticks, z) : c->pred.upper_pps) * cfg_.headroom;
+        const double wanted_bps =
+            (on_shadow ? c->bps_trend.near_upper(reserve_ticks, z) : c->pred.upper_bps) * cfg_.headroom;
         r.pps = std::min(r.wanted_pps, left_pps);
         r.bps = std::min(wanted_bps, left_bps);
         left_pps -= r.pps;
@@ -573,10 +620,40 @@ std::vector<action> manager::tick(double now_s, std::span<const observation> obs
             ports_[cp->egress].measured_pps += cp->last.pps;
             ports_[cp->egress].predicted_pps += cp->pred.upper_pps;
         }
+    if (first_tick_s_ < 0)
+        first_tick_s_ = now_s;
+    std::map<std::uint16_t, double> newcomer_pps;
+    for (auto& [id, cp] : clients_)
+        if (cp->seen && cp->prof.kind == client_class::learning)
+            newcomer_pps[cp->egress] += cp->last.pps;
+    for (auto& [port, pv] : ports_) {
+        newcomer_state& ng = newcomers_[port];
+        ng.pps.update(newcomer_pps[port]);
+        ng.was_to_shadow = ng.to_shadow;
+    }
     for (auto& [port, pv] : ports_)
         reserve_port(port, out);
     for (auto& [port, pv] : ports_)
         decide_port(port, now_s, out);
+    // Sources the fast path does not know yet (they travel as the default
+    // client until the control lcore registers them) follow the newcomers.
+    bool any_to_shadow = false, changed = false;
+    for (auto& [port, ng] : newcomers_) {
+        any_to_shadow = any_to_shadow || ng.to_shadow;
+        if (ng.to_shadow != ng.was_to_shadow) {
+            changed = true;
+            if (ng.to_shadow)
+                ng.since_s = now_s;
+        }
+    }
+    if (changed && any_to_shadow != newcomers_via_shadow_) {
+        newcomers_via_shadow_ = any_to_shadow;
+        action a;
+        a.what = action::kind::newcomers;
+        a.via = any_to_shadow ? path::shadow : path::primary;
+        a.reason = any_to_shadow ? "newcomers flood a constrained primary" : "primary calm again";
+        out.push_back(a);
+    }
     score_tick(now_s);
     adapt();
     refit_some();

@@ -209,3 +209,84 @@ TEST(snm, operator_routes_are_remembered_in_the_history)
     EXPECT_DOUBLE_EQ(v->history[1].t, 2.5);
     EXPECT_EQ(v->via, path::primary);
 }
+
+namespace {
+
+struct flood_outcome {
+    double well_behaved_lost = 0;
+    bool newcomers_to_shadow = false;
+    std::size_t newcomers_on_shadow = 0, newcomers = 0;
+    unsigned steady_switched = 0;
+};
+
+// Ten steady clients at 100 pps on a 1 500 pps primary; from t = 10 s, ten new
+// sources a tick, 20 pps each (a spoofed ramp: 2 000 pps more every second).
+flood_outcome flood(snm_policy policy)
+{
+    snm_config cfg;
+    cfg.policy = policy;
+    cfg.profile_window_s = 3;
+    const double capacity = 1500;
+    manager m(cfg, tick, [&](std::uint16_t) { return rate_spec{capacity, 0}; },
+              [](std::uint16_t) { return rate_spec{}; });
+    std::map<std::uint32_t, path> via;
+    std::uint32_t next = 1;
+    for (; next <= 10; ++next)
+        m.client_added(next, "steady", 0);
+    flood_outcome out;
+    for (double t = tick; t <= 16; t += tick) {
+        if (t >= 10 && t < 12.5)
+            for (int k = 0; k < 10; ++k, ++next) {
+                m.client_added(next, "spoofed", t);
+                ++out.newcomers;
+            }
+        std::vector<observation> obs;
+        double primary = 0;
+        for (std::uint32_t id = 1; id < next; ++id) {
+            observation o{id, 1, id <= 10 ? 100.0 : 20.0, 0, 0, 0, 0};
+            o.bps = o.pps * 512;
+            if (via[id] == path::primary)
+                primary += o.pps;
+            else
+                o.shadow_tx_pps = o.pps;
+            obs.push_back(o);
+        }
+        const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
+        for (auto& o : obs)
+            if (via[o.id] == path::primary) {
+                o.primary_drop_pps = o.pps * loss_share;
+                if (o.id <= 10)
+                    out.well_behaved_lost += o.primary_drop_pps * tick;
+            }
+        for (const auto& a : m.tick(t, obs)) {
+            if (a.what == action::kind::newcomers)
+                out.newcomers_to_shadow = out.newcomers_to_shadow || a.via == path::shadow;
+            if (a.what != action::kind::route)
+                continue;
+            via[a.id] = a.via;
+            if (a.id <= 10 && a.via == path::shadow)
+                ++out.steady_switched;
+        }
+    }
+    for (std::uint32_t id = 11; id < next; ++id)
+        out.newcomers_on_shadow += via[id] == path::shadow;
+    return out;
+}
+
+} // namespace
+
+TEST(snm, a_flood_of_new_sources_goes_to_the_shadow_before_the_primary_overflows)
+{
+    const auto pred = flood(snm_policy::predictive);
+    const auto reac = flood(snm_policy::reactive);
+    const auto off = flood(snm_policy::off);
+    EXPECT_TRUE(pred.newcomers_to_shadow);
+    EXPECT_EQ(pred.steady_switched, 0U) << "the steady clients stay on the primary";
+    // The flood never stops: only what fits under the low watermark (1 050
+    // pps, 50 over the steady load: a few 20 pps sources) may come back.
+    EXPECT_GE(pred.newcomers_on_shadow + 10, pred.newcomers);
+    EXPECT_GT(pred.newcomers_on_shadow, 0U);
+    EXPECT_GT(off.well_behaved_lost, 0.0);
+    EXPECT_LT(pred.well_behaved_lost * 10, reac.well_behaved_lost + 1e-9)
+        << "predictive " << pred.well_behaved_lost << " reactive " << reac.well_behaved_lost;
+}

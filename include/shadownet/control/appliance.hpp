@@ -64,6 +64,10 @@ public:
     // A client's shadow reservation, enforced on its shadow path (0 pps and
     // 0 bps: unlimited). Seen by the lcores at their next shadow packet.
     void set_shadow_budget(std::uint32_t client, const rate_spec& budget);
+    // The path of packets from sources not registered yet (the default
+    // client): the manager sends them to the shadow while a flood of new
+    // sources constrains a primary. Lossless and in order like any route.
+    void set_newcomer_path(dataplane::path via);
     // The shadow manager's policy (console `set policy`).
     void set_policy(snm_policy p);
     // The manager's policy, scores and per-port view (`show snm`, /shadownet/snm).
@@ -154,6 +158,7 @@ private:
     std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
     std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
     std::unique_ptr<snm::manager> manager_;
+    std::atomic<std::uint64_t> miss_route_{dataplane::route{}.pack()}; // control stores, lcores load (relaxed)
     std::ofstream snm_log_;
 
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores

@@ -108,6 +108,10 @@ struct lcore_conf {
     // port, nullptr where the port's primary path is unlimited.
     std::array<token_meter*, max_ports> primary_meter{};
     const shadow_budget* shadow_budgets = nullptr;   // [client_table capacity + 1], control writes; nullptr: none
+    // The route of packets from sources the table does not hold yet (the
+    // default client): a packed route the control lcore stores (relaxed) and
+    // lcores load per missed burst; nullptr: the primary.
+    const std::atomic<std::uint64_t>* miss_route = nullptr;
     client_shadow_meter* shadow_meters = nullptr;    // [client_table capacity + 1], lcore-private
     double budget_share = 1.0;                       // this lcore's share of every client's shadow budget
     double capacity_burst_s = 0.002;                 // bucket depth of a shadow budget, in seconds of its rate
