@@ -658,11 +658,14 @@ void engine::poll_tx(unsigned shard) noexcept
     }
     if (s.released >= s.quota_total || !sending_.load(std::memory_order_relaxed))
         return;
-    // Release the tick's quota evenly over the tick.
+    // Release the tick's quota evenly over the tick, packet k at the start of
+    // its slot (k / quota of the tick): all of it is out before the next tick,
+    // even a quota of one (at the end of its slot it would race the next tick).
     const std::uint64_t now = rte_rdtsc();
     const auto elapsed = static_cast<double>(now - s.tick_start_tsc);
     const std::uint64_t due =
-        elapsed >= tick_tsc_ ? s.quota_total : static_cast<std::uint64_t>(elapsed * s.quota_per_tsc);
+        elapsed >= tick_tsc_ ? s.quota_total
+                             : std::min(s.quota_total, static_cast<std::uint64_t>(elapsed * s.quota_per_tsc) + 1);
     if (due > s.released) {
         const auto n = static_cast<unsigned>(std::min<std::uint64_t>(due - s.released, burst_));
         s.released += send_burst(s, n, now);
