@@ -134,7 +134,17 @@ struct engine::tx_client {
     const group_frames* frames = nullptr;
     std::uint64_t src = 0;       // IPv4 address or the low 64 bits of the IPv6 one, host order
     std::uint16_t qslot = 0;     // index in the shard's queue list
-    std::uint16_t ip_cksum = 0;  // its IPv4 header checksum when the group has a template (network order)
+    // Templated groups: its own frame start and what the hot loop needs of
+    // the group, copied here so that a packet reads one client line.
+    const std::uint8_t* image = nullptr;
+    std::uint16_t size = 0;
+    std::uint16_t l4_at = 0;
+    std::uint16_t stamp_at = 0;
+    std::uint16_t sport = 0;
+    std::uint32_t flows = 1;
+    bool image128 = false;     // the image is 128 bytes (else 64)
+    bool tcp = false;          // write the TCP sequence
+    bool ipv6 = false;         // compute the L4 checksum
     std::uint32_t quota = 0;
     double rate = 0;             // pps during the current tick
     double carry = 0;            // fractional packets owed from earlier ticks
@@ -148,13 +158,15 @@ struct engine::tx_client {
 
 // Read-only once the constructor has built it, shared by the shards.
 struct engine::group_frames {
-    // Fixed-size groups without spoofing: the whole frame start (headers, a
-    // zero stamp) is one fixed-size copy; per packet only source address,
-    // checksum, port and stamp change.
+    // Fixed-size groups without spoofing: each client has its own image of
+    // the frame start (headers with its address and checksum, the stamp's
+    // magic and client), so a packet is one fixed-size copy, then port,
+    // sequence and TSC.
     bool templated = false;
     std::uint16_t size = 0;
     std::uint16_t stamp_at = 0;
     std::uint16_t l4_at = 0;
+    std::uint16_t image_len = 64; // 64 (headers and stamp fit, e.g. UDP/IPv4) or 128
     alignas(64) std::array<std::uint8_t, 128> bytes{};
     // pcap groups: every frame, its stamp offset (0: no room) and which L4
     // checksum the stamp invalidates.
@@ -195,6 +207,10 @@ struct alignas(64) engine::tx_shard {
     std::uint32_t n_clients = 0;
     std::vector<queue_ref> queues;
     std::vector<std::uint32_t> active; // slots with quota left this tick
+    struct alignas(64) line {
+        std::uint8_t bytes[64];
+    };
+    std::unique_ptr<line[]> images;    // templated clients' frame images
     std::size_t cursor = 0;
     std::uint64_t seen_seq = 0;        // the mailbox sequence of its current tick
     std::uint64_t tick_start_tsc = 0;
@@ -341,6 +357,15 @@ engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port
         shards_[s].active.reserve(per_shard[s]);
     }
     build_frames();
+    std::vector<std::size_t> image_bytes(n_shards_, 0);
+    for (const auto& p : where_is)
+        if (frames_[p.group]->templated)
+            image_bytes[p.shard] += frames_[p.group]->image_len;
+    for (unsigned s = 0; s < n_shards_; ++s)
+        if (image_bytes[s] != 0) {
+            shards_[s].images = std::make_unique<tx_shard::line[]>(image_bytes[s] / 64);
+            image_bytes[s] = 0;
+        }
     for (std::uint32_t c = 0; c < where_is.size(); ++c) {
         const placed& p = where_is[c];
         tx_shard& s = shards_[p.shard];
@@ -352,12 +377,30 @@ engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port
         tc.frames = frames_[p.group].get();
         tc.src = p.src;
         tc.qslot = static_cast<std::uint16_t>(p.qslot);
-        if (tc.frames->templated && !tc.g->ipv6) {
-            rte_ipv4_hdr h{};
-            std::memcpy(&h, tc.frames->bytes.data() + eth_len, sizeof(h));
-            h.src_addr = rte_cpu_to_be_32(static_cast<std::uint32_t>(tc.src));
-            h.hdr_checksum = 0;
-            tc.ip_cksum = rte_ipv4_cksum(&h);
+        if (tc.frames->templated) {
+            const group_frames& f = *tc.frames;
+            std::uint8_t* image = s.images[image_bytes[p.shard] / 64].bytes;
+            image_bytes[p.shard] += f.image_len;
+            std::memcpy(image, f.bytes.data(), f.image_len);
+            if (tc.g->ipv6) {
+                const std::uint64_t lo = rte_cpu_to_be_64(tc.src);
+                std::memcpy(image + eth_len + offsetof(rte_ipv6_hdr, src_addr) + 8, &lo, 8);
+            } else {
+                auto* ip = reinterpret_cast<rte_ipv4_hdr*>(image + eth_len);
+                ip->src_addr = rte_cpu_to_be_32(static_cast<std::uint32_t>(tc.src));
+                ip->hdr_checksum = 0;
+                ip->hdr_checksum = rte_ipv4_cksum(ip);
+            }
+            write_stamp(image + f.stamp_at, payload_stamp{stamp_magic, c, 0, 0});
+            tc.image = image;
+            tc.size = f.size;
+            tc.l4_at = f.l4_at;
+            tc.stamp_at = f.stamp_at;
+            tc.sport = tc.g->sport;
+            tc.flows = tc.g->flows;
+            tc.image128 = f.image_len == 128;
+            tc.tcp = tc.g->proto != l4_kind::udp;
+            tc.ipv6 = tc.g->ipv6;
         }
         locate_.push_back({p.shard, slot});
         group_of_.push_back(p.group);
@@ -412,6 +455,7 @@ void engine::build_frames()
             f->l4_at = static_cast<std::uint16_t>(eth_len + l3_len(g));
             // The group's first address as the model; each client patches its own.
             write_headers(f->bytes.data(), g, g.ipv6 ? low64(g.src6) : g.src, f->size, 0);
+            f->image_len = f->stamp_at + stamp_bytes <= 64 ? 64 : 128;
             f->templated = true;
         }
         frames_.push_back(std::move(f));
@@ -519,7 +563,11 @@ unsigned engine::send_burst(tx_shard& s, unsigned n, std::uint64_t tsc) noexcept
             ++s.cursor;
         }
     }
-    if (made == 0 || rte_pktmbuf_alloc_bulk(pool_, pkts.data(), made) != 0) {
+    // The mbufs straight from the pool: freeing left next = NULL, nb_segs = 1
+    // and refcnt = 1 (the mempool contract for pktmbufs), so only the fields
+    // a TX path reads are set, as testpmd's txonly does, in a few wide
+    // stores instead of rte_pktmbuf_reset's field by field.
+    if (made == 0 || rte_mempool_get_bulk(pool_, reinterpret_cast<void**>(pkts.data()), made) != 0) {
         // No mbufs now: give the quota back, the pacer retries.
         for (unsigned k = 0; k < made; ++k)
             if (s.clients[who[k]].quota++ == 0)
@@ -528,37 +576,43 @@ unsigned engine::send_burst(tx_shard& s, unsigned n, std::uint64_t tsc) noexcept
     }
     for (unsigned k = 0; k < made; ++k) {
         tx_client& c = s.clients[who[k]];
-        const group_frames& f = *c.frames;
-        auto* data = rte_pktmbuf_mtod(pkts[k], std::uint8_t*);
+        rte_mbuf* m = pkts[k];
+        m->data_off = RTE_PKTMBUF_HEADROOM;
+        m->port = RTE_MBUF_PORT_INVALID;
+        m->ol_flags = 0;
+        m->packet_type = 0;
+        m->vlan_tci = 0;
+        m->vlan_tci_outer = 0;
+        auto* data = static_cast<std::uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM;
         std::uint16_t size = 0;
         stamped[k] = true;
-        if (f.templated) [[likely]] {
+        if (c.image != nullptr) [[likely]] {
             const std::uint64_t seq = c.next_seq.load(std::memory_order_relaxed);
             c.next_seq.store(seq + 1, std::memory_order_relaxed);
-            const client_group& g = *c.g;
-            if (!g.ipv6) [[likely]] {
-                std::memcpy(data, f.bytes.data(), 64); // constant size: a few vector moves
-                auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + eth_len);
-                ip->src_addr = rte_cpu_to_be_32(static_cast<std::uint32_t>(c.src));
-                ip->hdr_checksum = c.ip_cksum;
-            } else {
-                std::memcpy(data, f.bytes.data(), 128);
-                const std::uint64_t lo = rte_cpu_to_be_64(c.src);
-                std::memcpy(data + eth_len + offsetof(rte_ipv6_hdr, src_addr) + 8, &lo, 8);
-            }
+            // Constant sizes: a few vector moves, no call.
+            if (!c.image128) [[likely]]
+                std::memcpy(data, c.image, 64);
+            else
+                std::memcpy(data, c.image, 128);
             // Source port and (TCP) sequence are the first fields of both L4 headers.
-            std::uint8_t* l4 = data + f.l4_at;
-            const std::uint16_t sport_be = rte_cpu_to_be_16(static_cast<std::uint16_t>(g.sport + flow_of(seq, g.flows)));
+            std::uint8_t* l4 = data + c.l4_at;
+            const std::uint16_t sport_be = rte_cpu_to_be_16(static_cast<std::uint16_t>(c.sport + flow_of(seq, c.flows)));
             std::memcpy(l4, &sport_be, 2);
-            if (g.proto != l4_kind::udp) {
+            if (c.tcp) {
                 const std::uint32_t seq_be = rte_cpu_to_be_32(static_cast<std::uint32_t>(seq));
                 std::memcpy(l4 + 4, &seq_be, 4);
             }
-            write_stamp(data + f.stamp_at, payload_stamp{stamp_magic, c.index, seq, tsc});
-            if (g.ipv6)
-                ipv6_l4_checksum(data, g.proto);
-            size = f.size;
-        } else if (!f.frames.empty()) {
+            // The image holds the stamp's magic and client; sequence and TSC change.
+            std::memcpy(data + c.stamp_at + 6, &seq, 8);
+            std::memcpy(data + c.stamp_at + 14, &tsc, 8);
+            if (c.ipv6)
+                ipv6_l4_checksum(data, c.tcp ? l4_kind::tcp : l4_kind::udp);
+            m->data_len = c.size;
+            m->pkt_len = c.size;
+            continue;
+        }
+        const group_frames& f = *c.frames;
+        if (!f.frames.empty()) {
             // pcap replay: the frame as captured, stamped when it has room.
             const auto& fr = f.frames[c.replayed++ % f.frames.size()];
             std::memcpy(data, f.data.data() + fr.off, fr.len);
