@@ -507,19 +507,25 @@ void engine::shard_tick(tx_shard& s, double t, std::uint64_t tsc, bool running) 
     std::uint64_t quota = 0;
     for (std::uint32_t j = 0; j < s.n_clients; ++j) {
         tx_client& c = s.clients[j];
-        double now = 0; // packets this tick asks for
+        double now = 0;    // packets this tick asks for
+        double owed_cap = 0; // at most this much of what earlier ticks did not send is still owed
         if (c.g->pcap && c.g->timing == replay_timing::original) {
             const double due = running ? c.frames->due((t + dt) * c.g->speed) : c.scheduled;
             now = std::max(due - c.scheduled, 0.0);
             c.scheduled = std::max(due, c.scheduled);
             c.rate = now / dt;
+            // Ticks that come back to back after a stall ask for nothing new:
+            // cap by the capture's mean rate over a tick, not by this tick.
+            const double mean = static_cast<double>(c.frames->frames.size()) / c.frames->span * c.g->speed * dt;
+            owed_cap = running ? std::max(now, mean) : 0;
         } else {
             c.rate = running ? profiles_[c.group].rate_at(t) : 0;
             now = c.rate * dt;
+            owed_cap = now;
         }
         // Quotas count what the last tick did not send as owed (carry), but a
         // client that could not keep up does not pile up more than a tick.
-        const double backlog = std::min(static_cast<double>(c.quota), now);
+        const double backlog = std::min(static_cast<double>(c.quota), owed_cap);
         const double want = now + c.carry + backlog;
         c.offered.store(c.offered.load(std::memory_order_relaxed) + now, std::memory_order_relaxed);
         const double whole = std::floor(want);
