@@ -8,7 +8,11 @@
 //   shadowgen -l 0-1 --no-huge -m 512 --no-pci --file-prefix gen
 //       --vdev net_memif0,role=client,socket=/tmp/shadownet.sock -- --rate 100000 --duration 5
 //
-// Threads: one lcore (the main one) runs ticks, pacing, TX and RX.
+// Threads: the main lcore runs the ticks, RX, the progress line and TX shard
+// 0; with --tx-lcores N, worker lcores 1..N-1 (in EAL order) each run one more
+// TX shard on their own TX queue (the engine's thread contract, engine.hpp).
+// `workers_run` is the only other thing shared: the main lcore clears it
+// (relaxed; the workers need no data from it) and then waits for them.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -36,6 +40,20 @@ using namespace shadownet;
 namespace {
 
 std::atomic<bool> stop_requested{false};
+std::atomic<bool> workers_run{true};
+
+struct tx_worker {
+    gen::engine* e;
+    unsigned shard;
+};
+
+int tx_worker_main(void* arg)
+{
+    const auto* w = static_cast<const tx_worker*>(arg);
+    while (workers_run.load(std::memory_order_relaxed))
+        w->e->poll_tx(w->shard);
+    return 0;
+}
 
 extern "C" void on_signal(int sig)
 {
@@ -56,6 +74,7 @@ struct options {
     std::string summary_json;
     std::string timeseries_csv;
     double drain_s = 0.5;
+    unsigned tx_lcores = 1;
     bool quiet = false;
 };
 
@@ -75,6 +94,8 @@ options parse(const std::vector<std::string>& args, bool& help)
         ("duration", po::value(&o.duration)->value_name("SECONDS"), "run this long (overrides the scenario's)")
         ("tx-ports", po::value(&o.tx_ports)->value_name("LIST"), "ports to send on (default 0)")
         ("rx-ports", po::value(&o.rx_ports)->value_name("LIST"), "ports to receive on (default: the TX ports)")
+        ("tx-lcores", po::value(&o.tx_lcores)->value_name("N"),
+         "lcores that send (the main one and N-1 workers), one TX queue each per TX port (default 1)")
         ("drain", po::value(&o.drain_s)->value_name("SECONDS"), "after sending stops, wait this long for stragglers")
         ("summary-json", po::value(&o.summary_json)->value_name("FILE"), "write per-client results as JSON")
         ("timeseries-csv", po::value(&o.timeseries_csv)->value_name("FILE"), "write t,group,offered,sent,received per tick")
@@ -114,6 +135,7 @@ std::string summary(const gen::engine& e, double elapsed)
         w.member("group", e.plan().groups[e.group_of(i)].name);
         w.member("offered", s.offered);
         w.member("sent", s.sent);
+        w.member("unstamped", s.unstamped);
         w.member("received", s.received);
         w.member("lost", s.lost());
         w.member("duplicates", s.duplicates);
@@ -161,6 +183,8 @@ int run(const split_args& args, const options& o)
         }
         return out;
     };
+    if (o.tx_lcores < 1 || o.tx_lcores > rte_lcore_count())
+        throw config_error(fmt::format("--tx-lcores {}: the EAL has {} lcores (-l)", o.tx_lcores, rte_lcore_count()));
     const auto tx_ids = pick(o.tx_ports, "--tx-ports");
     const auto rx_ids = pick(o.rx_ports.empty() ? o.tx_ports : o.rx_ports, "--rx-ports");
     auto pool = dpdk::mempool::pktmbuf("shadowgen_pkts", 16383, 256, static_cast<int>(rte_socket_id()));
@@ -171,19 +195,44 @@ int run(const split_args& args, const options& o)
     for (const auto p : rx_ids)
         if (std::find(all.begin(), all.end(), p) == all.end())
             all.push_back(p);
+    // A TX port gets a queue per TX lcore and as many RX queues (a looped-back
+    // net_ring port returns TX queue q on RX queue q).
+    const auto queues_of = [&](std::uint16_t p) {
+        return std::find(tx_ids.begin(), tx_ids.end(), p) != tx_ids.end() ? static_cast<std::uint16_t>(o.tx_lcores)
+                                                                         : std::uint16_t{1};
+    };
     for (const auto p : all) {
         dpdk::port_setup s;
+        s.txq = queues_of(p);
+        s.rxq = queues_of(p);
         ports.emplace_back(p, s, pool.get());
         ports.back().start();
     }
     for (const auto p : tx_ids)
-        tx.push_back({p, 1, 1});
+        tx.push_back({p, queues_of(p), queues_of(p)});
     for (const auto p : rx_ids)
-        rx.push_back({p, 1, 1});
-    gen::engine e(sc, tx, rx, pool.get(), 32);
+        rx.push_back({p, queues_of(p), queues_of(p)});
+    gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores);
+    std::vector<tx_worker> workers;
+    workers.reserve(o.tx_lcores);
+    {
+        unsigned shard = 1;
+        unsigned lcore = 0;
+        RTE_LCORE_FOREACH_WORKER(lcore) {
+            if (shard == o.tx_lcores)
+                break;
+            workers.push_back({&e, shard++});
+            if (rte_eal_remote_launch(tx_worker_main, &workers.back(), lcore) != 0) {
+                workers_run.store(false, std::memory_order_relaxed);
+                rte_eal_mp_wait_lcore();
+                throw config_error(fmt::format("cannot start TX lcore {}", lcore));
+            }
+        }
+    }
     if (!o.quiet)
-        fmt::print("shadowgen: {} clients in {} groups, {} s, tx ports {}, rx ports {}\n", sc.client_count(),
-                   sc.groups.size(), sc.duration, o.tx_ports, o.rx_ports.empty() ? o.tx_ports : o.rx_ports);
+        fmt::print("shadowgen: {} clients in {} groups, {} s, tx ports {}, rx ports {}, {} TX lcores\n",
+                   sc.client_count(), sc.groups.size(), sc.duration, o.tx_ports,
+                   o.rx_ports.empty() ? o.tx_ports : o.rx_ports, o.tx_lcores);
 
     const auto t0 = std::chrono::steady_clock::now();
     const auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -212,6 +261,8 @@ int run(const split_args& args, const options& o)
         }
     }
     e.stop_sending();
+    workers_run.store(false, std::memory_order_relaxed);
+    rte_eal_mp_wait_lcore();
     const double elapsed = since();
     const auto tot = e.totals();
     fmt::print("shadowgen: sent {} received {} lost {} duplicates {} reordered {} backpressure {}; latency p50 {} us "

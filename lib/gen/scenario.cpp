@@ -62,6 +62,36 @@ std::uint32_t ipv4(const where& w, const std::string& key, const std::string& v)
     return ntohl(a.s_addr);
 }
 
+// An IPv4 or IPv6 address; IPv6 when it has a colon.
+void address(const where& w, const std::string& key, const std::string& v, std::uint32_t& v4,
+             std::array<std::uint8_t, 16>& v6, bool& is_v6)
+{
+    is_v6 = v.find(':') != std::string::npos;
+    if (!is_v6) {
+        v4 = ipv4(w, key, v);
+        return;
+    }
+    if (inet_pton(AF_INET6, v.c_str(), v6.data()) != 1)
+        w.fail(fmt::format("{} = '{}' is not an IPv6 address", key, v));
+}
+
+bool yes_no(const where& w, const std::string& key, const std::string& v)
+{
+    if (v == "true" || v == "yes" || v == "1")
+        return true;
+    if (v == "false" || v == "no" || v == "0")
+        return false;
+    w.fail(fmt::format("{} = '{}' is not yes or no", key, v));
+}
+
+std::uint64_t low64(const std::array<std::uint8_t, 16>& a)
+{
+    std::uint64_t x = 0;
+    for (std::size_t i = 8; i < 16; ++i)
+        x = (x << 8) | a[i];
+    return x;
+}
+
 void set_general(scenario& s, const where& w, const std::string& key, const std::string& v)
 {
     if (key == "duration")
@@ -79,9 +109,12 @@ void set_group(client_group& g, const where& w, const std::string& key, const st
     if (key == "clients")
         g.clients = whole(w, key, v, 1, 1'000'000);
     else if (key == "src")
-        g.src = ipv4(w, key, v);
-    else if (key == "dst")
-        g.dst = ipv4(w, key, v);
+        address(w, key, v, g.src, g.src6, g.ipv6);
+    else if (key == "dst") {
+        bool v6 = false;
+        address(w, key, v, g.dst, g.dst6, v6);
+        g.dst_version = v6 ? 6 : 4;
+    }
     else if (key == "proto") {
         if (v == "udp")
             g.proto = l4_kind::udp;
@@ -128,7 +161,23 @@ void set_group(client_group& g, const where& w, const std::string& key, const st
     else if (key == "slot")
         d.slot = number(w, key, v, 0.0001, 1e7);
     else if (key == "loop")
-        d.loop = v == "true" || v == "yes" || v == "1";
+        d.loop = yes_no(w, key, v);
+    else if (key == "pcap") {
+        const std::filesystem::path p(v);
+        try {
+            g.pcap = read_pcap((p.is_absolute() ? p : base_dir / p).string());
+        } catch (const config_error& e) {
+            w.fail(e.what());
+        }
+    } else if (key == "timing") {
+        if (v == "original")
+            g.timing = replay_timing::original;
+        else if (v == "profile")
+            g.timing = replay_timing::profile;
+        else
+            w.fail(fmt::format("timing = '{}' is not original or profile", v));
+    } else if (key == "speed")
+        g.speed = number(w, key, v, 0.000001, 1e6);
     else if (key == "trace") {
         const std::filesystem::path p(v);
         try {
@@ -151,8 +200,21 @@ void check(const scenario& s, const std::string& origin)
         if ((g.demand.kind == profile_kind::ramp || g.demand.kind == profile_kind::dos) &&
             g.demand.until <= g.demand.at)
             w.fail(fmt::format("group '{}': a ramp needs until > at", g.name));
-        if (std::uint64_t{g.src} + g.clients + g.spoof > 0xffffffffULL)
-            w.fail(fmt::format("group '{}': source addresses run past 255.255.255.255", g.name));
+        if (g.ipv6) {
+            if (g.dst_version == 4)
+                w.fail(fmt::format("group '{}': src is IPv6 but dst is IPv4", g.name));
+            // Clients count up in the low 64 bits (the interface identifier).
+            if (low64(g.src6) > ~std::uint64_t{0} - g.clients - g.spoof)
+                w.fail(fmt::format("group '{}': source addresses run past the end of the /64", g.name));
+        } else {
+            if (g.dst_version == 6)
+                w.fail(fmt::format("group '{}': src is IPv4 but dst is IPv6 (an IPv6 group needs an IPv6 src)",
+                                   g.name));
+            if (std::uint64_t{g.src} + g.clients + g.spoof > 0xffffffffULL)
+                w.fail(fmt::format("group '{}': source addresses run past 255.255.255.255", g.name));
+        }
+        if (g.pcap && g.clients != 1)
+            w.fail(fmt::format("group '{}': a pcap group is one client (clients = {})", g.name, g.clients));
     }
 }
 

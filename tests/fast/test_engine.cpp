@@ -2,6 +2,8 @@
 // between the engine's TX and RX rings and drops, swaps and duplicates
 // packets on purpose; the engine must count exactly that.
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <array>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/dpdk/ring.hpp"
 #include "shadownet/gen/engine.hpp"
+#include "shadownet/gen/scenario.hpp"
 
 using namespace shadownet;
 
@@ -115,4 +118,270 @@ TEST(engine, counts_injected_loss_reordering_and_duplicates)
         EXPECT_EQ(pool.in_use(), 0U);
     }
     rte_vdev_uninit("net_ring_eng");
+}
+
+// IPv6 groups (a templated UDP one and an IMIX TCP one) sent by two TX shards,
+// one TX queue each, polled in turn by the test thread (each shard still has
+// one writer). Every frame is checked on the wire, then looped back.
+TEST(engine, ipv6_frames_from_two_tx_shards)
+{
+    auto pool = dpdk::mempool::pktmbuf("eng6_pool", 8191, 0, 0);
+    dpdk::ring out0("eng6_out0", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    dpdk::ring out1("eng6_out1", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    dpdk::ring in("eng6_in", 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* rx[] = {in.get()};
+    rte_ring* tx[] = {out0.get(), out1.get()};
+    const int id = rte_eth_from_rings("eng6", rx, 1, tx, 2, 0);
+    ASSERT_GE(id, 0);
+    {
+        dpdk::port_setup setup;
+        setup.txq = 2;
+        dpdk::port port(static_cast<std::uint16_t>(id), setup, pool.get());
+        port.start();
+        const auto sc = gen::parse_scenario(R"(
+tick = 0.1
+duration = 0.5
+[group udp6]
+clients = 4
+src = 2001:db8::1
+rate = 1000
+[group tcp6]
+clients = 2
+src = 2001:db8:0:1::1
+dst = 2001:db8:ff::1
+proto = tcp
+size = imix
+rate = 1000
+)",
+                                            "ipv6.scn");
+        const auto pid = static_cast<std::uint16_t>(id);
+        gen::engine e(sc, {{pid, 2, 1}}, {{pid, 1, 1}}, pool.get(), 32, 2);
+        ASSERT_EQ(e.tx_lcores(), 2U);
+
+        std::vector<std::pair<unsigned, rte_mbuf*>> wire; // (queue, frame)
+        int k = 0;
+        while (e.tick(k * 0.1)) {
+            const auto until = rte_rdtsc() + rte_get_tsc_hz() / 10;
+            while (rte_rdtsc() < until) {
+                e.poll_tx(0);
+                e.poll_tx(1);
+                unsigned q = 0;
+                for (auto* r : {&out0, &out1}) {
+                    std::array<void*, 64> got{};
+                    const unsigned n = r->dequeue_burst(got);
+                    for (unsigned i = 0; i < n; ++i)
+                        wire.emplace_back(q, static_cast<rte_mbuf*>(got[i]));
+                    ++q;
+                }
+            }
+            ++k;
+        }
+        const auto sent = e.totals().sent;
+        ASSERT_EQ(wire.size(), sent);
+        EXPECT_NEAR(static_cast<double>(sent), 3000, 30); // 6 clients x 1000 pps x 0.5 s, within 1 %
+        std::uint64_t tcp = 0;
+        for (const auto& [q, m] : wire) {
+            const auto* data = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            ASSERT_EQ(data[12], 0x86);
+            ASSERT_EQ(data[13], 0xdd);
+            const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(data + sizeof(rte_ether_hdr));
+            ASSERT_EQ(rte_be_to_cpu_16(ip->payload_len) + 54U, rte_pktmbuf_pkt_len(m));
+            ASSERT_EQ(__rte_ipv6_udptcp_cksum(ip, ip + 1), 0xffff); // valid (mandatory in IPv6)
+            const std::size_t at = gen::stamp_offset(data, rte_pktmbuf_data_len(m));
+            const bool is_tcp = ip->proto == IPPROTO_TCP;
+            tcp += is_tcp;
+            ASSERT_EQ(at, is_tcp ? 74U : 62U);
+            const auto st = gen::read_stamp(data + at);
+            ASSERT_EQ(st.magic, gen::stamp_magic);
+            ASSERT_EQ(st.client % 2, q); // client c uses queue c % 2, and so shard c % 2
+            ASSERT_EQ(ip->src_addr[0], 0x20);
+            ASSERT_EQ(ip->src_addr[1], 0x01);
+            ASSERT_EQ(ip->src_addr[15], is_tcp ? 1 + (st.client - 4) : 1 + st.client);
+            ASSERT_EQ(ip->dst_addr[5], is_tcp ? 0xff : 0x00);
+            ASSERT_GE(rte_pktmbuf_pkt_len(m), is_tcp ? 96U : 84U); // headers + stamp
+        }
+        EXPECT_NEAR(static_cast<double>(tcp), 1000, 10);
+        for (const auto& [q, m] : wire) {
+            void* obj = m;
+            ASSERT_EQ(in.enqueue_burst({&obj, 1}), 1U);
+        }
+        for (int i = 0; i < 200; ++i)
+            e.receive();
+        const auto tot = e.totals();
+        EXPECT_EQ(tot.received, sent);
+        EXPECT_EQ(tot.lost(), 0U);
+        EXPECT_EQ(tot.reordered, 0U);
+        EXPECT_EQ(tot.foreign, 0U);
+        EXPECT_EQ(pool.in_use(), 0U);
+    }
+    rte_vdev_uninit("net_ring_eng6");
+}
+
+// A pcap group (frames built here; tests/smoke replays one written by scapy):
+// frames with room carry a stamp and a valid L4 checksum, the rest go out as
+// captured and are counted unstamped; with loop = no the capture plays once.
+TEST(engine, pcap_group_stamps_frames_with_room)
+{
+    auto pool = dpdk::mempool::pktmbuf("engp_pool", 4095, 0, 0);
+    dpdk::ring wire("engp_wire", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* rings[] = {wire.get()};
+    const int id = rte_eth_from_rings("engp", rings, 1, rings, 1, 0); // looped back
+    ASSERT_GE(id, 0);
+    {
+        const auto pid = static_cast<std::uint16_t>(id);
+        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
+        port.start();
+        auto trace = std::make_shared<gen::pcap_trace>();
+        // A 100-byte UDP/IPv4 frame with a (soon wrong) checksum, a TCP/IPv4
+        // one, and a 60-byte ARP-sized frame with no room.
+        std::vector<std::uint8_t> udp(100, 0xab);
+        {
+            std::memset(udp.data(), 0, 42);
+            udp[12] = 0x08;
+            udp[14] = 0x45;
+            udp[16] = 0;
+            udp[17] = 86;
+            udp[23] = IPPROTO_UDP;
+            udp[38] = 0;
+            udp[39] = 66;
+            udp[40] = 0x12; // a checksum the stamp would break
+        }
+        std::vector<std::uint8_t> tcp(120, 0xcd);
+        {
+            std::memset(tcp.data(), 0, 54);
+            tcp[12] = 0x08;
+            tcp[14] = 0x45;
+            tcp[17] = 106;
+            tcp[23] = IPPROTO_TCP;
+            tcp[46] = 5 << 4;
+        }
+        std::vector<std::uint8_t> arp(60, 0);
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        trace->frames = {{udp, 0}, {tcp, 0.001}, {arp, 0.002}};
+        trace->span = 0.003;
+        gen::scenario sc;
+        sc.tick = 0.01;
+        sc.duration = 0.2;
+        gen::client_group g;
+        g.name = "replay";
+        g.pcap = trace;
+        g.timing = gen::replay_timing::profile;
+        g.demand.rate = 3000; // 3 frames every ms
+        g.demand.loop = false;
+        sc.groups.push_back(g);
+        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), 32);
+        std::vector<rte_mbuf*> seen;
+        int k = 0;
+        while (e.tick(k * 0.01)) {
+            const auto until = rte_rdtsc() + rte_get_tsc_hz() / 100;
+            while (rte_rdtsc() < until) {
+                e.poll_tx(0);
+                std::array<void*, 64> got{};
+                const unsigned n = wire.dequeue_burst(got); // take them off the loop to look at them
+                for (unsigned i = 0; i < n; ++i)
+                    seen.push_back(static_cast<rte_mbuf*>(got[i]));
+            }
+            ++k;
+        }
+        ASSERT_EQ(seen.size(), 3U); // loop = no: once
+        const auto s = e.stats_of(0);
+        EXPECT_EQ(s.sent, 3U);
+        EXPECT_EQ(s.unstamped, 1U);
+        for (auto* m : seen) {
+            const auto* d = rte_pktmbuf_mtod(m, const std::uint8_t*);
+            const std::size_t at = gen::stamp_offset(d, rte_pktmbuf_data_len(m));
+            const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(d + 14);
+            if (d[13] == 0x06) {
+                EXPECT_EQ(at, 0U);
+                EXPECT_EQ(rte_pktmbuf_pkt_len(m), 60U);
+                continue;
+            }
+            EXPECT_EQ(at, ip->next_proto_id == IPPROTO_UDP ? 42U : 54U);
+            EXPECT_EQ(gen::read_stamp(d + at).magic, gen::stamp_magic);
+            if (ip->next_proto_id == IPPROTO_UDP)
+                EXPECT_EQ(d[40] | d[41], 0); // cleared: 0 is a valid UDP/IPv4 checksum
+            else
+                EXPECT_EQ(__rte_ipv4_udptcp_cksum(ip, d + 34), 0xffff); // valid
+            EXPECT_EQ(d[at + gen::stamp_bytes], ip->next_proto_id == IPPROTO_UDP ? 0xab : 0xcd); // payload after the stamp as captured
+        }
+        for (auto* m : seen) {
+            void* obj = m;
+            ASSERT_EQ(wire.enqueue_burst({&obj, 1}), 1U);
+        }
+        e.receive();
+        const auto after = e.stats_of(0);
+        EXPECT_EQ(after.received, 2U);
+        EXPECT_EQ(after.lost(), 0U);
+        EXPECT_EQ(e.totals().foreign, 1U); // the unstamped frame came back as someone else's
+        EXPECT_EQ(pool.in_use(), 0U);
+    }
+    rte_vdev_uninit("net_ring_engp");
+}
+
+// pcap replay at original timing: the capture's timestamps decide the rate,
+// and ticks that come back to back after a stall (the main loop catching up,
+// each asking for almost nothing new) still owe a tick of the capture's rate.
+TEST(engine, pcap_original_timing_after_a_stall)
+{
+    auto pool = dpdk::mempool::pktmbuf("engs_pool", 4095, 0, 0);
+    dpdk::ring wire("engs_wire", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* rings[] = {wire.get()};
+    const int id = rte_eth_from_rings("engs", rings, 1, rings, 1, 0);
+    ASSERT_GE(id, 0);
+    {
+        const auto pid = static_cast<std::uint16_t>(id);
+        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
+        port.start();
+        auto trace = std::make_shared<gen::pcap_trace>();
+        std::vector<std::uint8_t> arp(60, 0); // content does not matter here
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        for (int i = 0; i < 10; ++i)
+            trace->frames.push_back({arp, i * 0.01}); // 100 frames/s
+        trace->span = 0.1;
+        gen::scenario sc;
+        sc.tick = 0.1;
+        sc.duration = 0;
+        gen::client_group g;
+        g.name = "replay";
+        g.pcap = trace;
+        sc.groups.push_back(g); // timing = original, loop = yes
+        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), 32);
+        const auto drain = [&wire] {
+            std::array<void*, 64> got{};
+            unsigned n = 0;
+            while ((n = wire.dequeue_burst(got)) > 0)
+                for (unsigned i = 0; i < n; ++i)
+                    rte_pktmbuf_free(static_cast<rte_mbuf*>(got[i]));
+        };
+        const auto run_for = [&](std::uint64_t cycles) {
+            const auto until = rte_rdtsc() + cycles;
+            while (rte_rdtsc() < until) {
+                e.poll_tx(0);
+                drain();
+            }
+        };
+        const auto hz = rte_get_tsc_hz();
+        e.tick(0);
+        run_for(hz / 10);
+        EXPECT_EQ(e.stats_of(0).sent, 10U); // frames 0-9 are due in [0, 0.1)
+        // A stall: the next tick comes at 0.25, then two more right behind it.
+        e.tick(0.25);
+        e.poll_tx(0);
+        e.tick(0.2501);
+        e.poll_tx(0);
+        e.tick(0.2502);
+        run_for(hz / 10);
+        // Due by 0.3502: 36 frames. Sent: the 10, one in each of the first two
+        // catch-up polls, and then what the last tick owes: its own new frame
+        // and up to a tick (10 frames) of what the others did not send.
+        const auto sent = e.stats_of(0).sent;
+        EXPECT_GE(sent, 10U + 2 + 10);
+        EXPECT_LE(sent, 36U);
+        EXPECT_EQ(e.stats_of(0).unstamped, sent);
+        drain();
+        EXPECT_EQ(pool.in_use(), 0U);
+    }
+    rte_vdev_uninit("net_ring_engs");
 }

@@ -4,6 +4,10 @@
 #include <cstdio>
 #include <fstream>
 
+#include <unistd.h>
+
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include "shadownet/core/error.hpp"
@@ -262,4 +266,85 @@ TEST(scenario, real_trace_replays_when_present)
         hi = std::max(hi, p.rate_at(i * 0.1));
     }
     EXPECT_LT(lo, hi / 2);
+}
+
+TEST(scenario, ipv6_groups_take_their_family_from_src)
+{
+    const auto s = parse_scenario("[group v6]\nclients = 4\nsrc = 2001:db8::10\n[group v6b]\nsrc = 2001:db8:1::1\n"
+                                  "dst = 2001:db8:ff::2\n[group v4]\nsrc = 10.0.0.1\n",
+                                  "test.scn");
+    ASSERT_EQ(s.groups.size(), 3U);
+    const auto& a = s.groups[0];
+    EXPECT_TRUE(a.ipv6);
+    EXPECT_EQ(a.src6[1], 0x01);
+    EXPECT_EQ(a.src6[15], 0x10);
+    EXPECT_EQ(a.dst6[1], 0x01); // the default, 2001:2::1
+    EXPECT_EQ(a.dst6[3], 0x02);
+    EXPECT_EQ(s.groups[1].dst6[5], 0xff);
+    EXPECT_FALSE(s.groups[2].ipv6);
+    EXPECT_NE(error_of("[group a]\nsrc = 2001:db8::1\ndst = 198.18.0.1\n").find("src is IPv6 but dst is IPv4"),
+              std::string::npos);
+    EXPECT_NE(error_of("[group a]\ndst = 2001:db8::1\n").find("src is IPv4 but dst is IPv6"), std::string::npos);
+    EXPECT_NE(error_of("[group a]\nsrc = 2001:db8::zz\n").find("line 2: src = '2001:db8::zz' is not an IPv6 address"),
+              std::string::npos);
+    EXPECT_NE(error_of("[group a]\nclients = 3\nsrc = 2001:db8::ffff:ffff:ffff:fffe\n").find("past the end of the /64"),
+              std::string::npos);
+    EXPECT_NE(error_of("[group a]\nloop = perhaps\n").find("loop = 'perhaps' is not yes or no"), std::string::npos);
+}
+
+namespace {
+
+// A classic pcap (microsecond timestamps, Ethernet) written byte by byte.
+void write_test_pcap(const std::string& path, const std::vector<std::pair<double, std::vector<std::uint8_t>>>& frames,
+                     std::uint32_t link = 1)
+{
+    std::ofstream out(path, std::ios::binary);
+    const auto u32 = [&out](std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+    const auto u16 = [&out](std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+    u32(0xa1b2c3d4);
+    u16(2);
+    u16(4);
+    u32(0);
+    u32(0);
+    u32(65535);
+    u32(link);
+    for (const auto& [t, bytes] : frames) {
+        u32(static_cast<std::uint32_t>(1000 + std::floor(t)));
+        u32(static_cast<std::uint32_t>(std::lround((t - std::floor(t)) * 1e6)));
+        u32(static_cast<std::uint32_t>(bytes.size()));
+        u32(static_cast<std::uint32_t>(bytes.size()));
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    }
+}
+
+} // namespace
+
+TEST(scenario, pcap_groups_read_their_capture_and_name_bad_ones)
+{
+    const std::string path = "/tmp/shadownet-test-" + std::to_string(::getpid()) + ".pcap";
+    write_test_pcap(path, {{0.5, std::vector<std::uint8_t>(60, 1)},
+                           {0.75, std::vector<std::uint8_t>(100, 2)},
+                           {1.5, std::vector<std::uint8_t>(70, 3)}});
+    const auto s = parse_scenario(fmt::format("[group replay]\npcap = {}\ntiming = profile\nspeed = 2\nloop = no\n", path),
+                                  "test.scn");
+    const auto& g = s.groups.at(0);
+    ASSERT_TRUE(g.pcap);
+    ASSERT_EQ(g.pcap->frames.size(), 3U);
+    EXPECT_EQ(g.pcap->frames[1].bytes.size(), 100U);
+    EXPECT_NEAR(g.pcap->frames[1].t, 0.25, 1e-6);
+    EXPECT_NEAR(g.pcap->span, 1.0 + 0.5, 1e-6); // the last frame's time plus the mean gap
+    EXPECT_EQ(g.timing, replay_timing::profile);
+    EXPECT_DOUBLE_EQ(g.speed, 2);
+    EXPECT_FALSE(g.demand.loop);
+    EXPECT_NE(error_of(fmt::format("[group r]\nclients = 2\npcap = {}\n", path)).find("a pcap group is one client"),
+              std::string::npos);
+    EXPECT_NE(error_of("[group r]\ntiming = late\n").find("timing = 'late' is not original or profile"),
+              std::string::npos);
+    EXPECT_NE(error_of("[group r]\npcap = /nonexistent.pcap\n").find("line 2: pcap '/nonexistent.pcap': cannot open"),
+              std::string::npos);
+    write_test_pcap(path, {{0, std::vector<std::uint8_t>(60, 1)}}, 101); // raw IP, not Ethernet
+    EXPECT_NE(error_of(fmt::format("[group r]\npcap = {}\n", path)).find("is not Ethernet"), std::string::npos);
+    write_test_pcap(path, {});
+    EXPECT_NE(error_of(fmt::format("[group r]\npcap = {}\n", path)).find("no frames"), std::string::npos);
+    std::remove(path.c_str());
 }

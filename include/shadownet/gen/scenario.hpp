@@ -8,8 +8,8 @@
 //
 //     [group web]                # a group of clients
 //     clients = 8                # how many; client i sends from src + i
-//     src = 10.1.0.1
-//     dst = 198.18.0.1
+//     src = 10.1.0.1             # an IPv6 address (2001:db8::1) makes the group IPv6;
+//     dst = 198.18.0.1           #   dst must then be IPv6 too (default 2001:2::1)
 //     proto = udp                # udp | tcp | syn (TCP SYNs: a SYN flood)
 //     sport = 1024               # flows use sport .. sport + flows - 1
 //     dport = 5001
@@ -29,10 +29,18 @@
 //     slot = 0.1                 # trace: seconds per CSV row (time compression)
 //     spoof = 0                  # dos: packets come from this many sources after src (0: the client's own)
 //
+//     [group replay]             # a pcap group: one client that sends the file's frames
+//     pcap = capture.pcap        # relative to the scenario file; read whole at start
+//     timing = original          # original (the capture's timestamps) | profile (at the profile's rate)
+//     speed = 1                  # original timing: 2 plays twice as fast
+//     loop = yes                 # start again at the end (also trace profiles); no: play once
+//
 // Errors name the file, the line and the setting.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,11 +50,31 @@ namespace shadownet::gen {
 
 enum class l4_kind : std::uint8_t { udp, tcp, syn };
 
+// A capture read whole at start (libpcap, Ethernet link type): the frames as
+// captured (caplen bytes) and their times relative to the first.
+struct pcap_frame {
+    std::vector<std::uint8_t> bytes;
+    double t = 0;
+};
+struct pcap_trace {
+    std::string path;
+    std::vector<pcap_frame> frames;
+    double span = 0; // one pass: last frame's time plus the mean gap, so that a loop keeps the rhythm
+};
+// Throws config_error naming the file (cannot open, not Ethernet, empty, a frame over max_bytes).
+std::shared_ptr<const pcap_trace> read_pcap(const std::string& path, std::size_t max_bytes = 2048);
+
+enum class replay_timing : std::uint8_t { original, profile };
+
 struct client_group {
     std::string name;
     std::uint32_t clients = 1;
-    std::uint32_t src = (10U << 24) | 1;          // host order
+    std::uint32_t src = (10U << 24) | 1;          // host order (IPv4 groups)
     std::uint32_t dst = (198U << 24) | (18U << 16) | 1;
+    bool ipv6 = false;                            // src was written as an IPv6 address
+    std::uint8_t dst_version = 0;                 // 4 or 6 when dst was written, 0 for the default
+    std::array<std::uint8_t, 16> src6{};          // network order (IPv6 groups); client i: src6 + i
+    std::array<std::uint8_t, 16> dst6{0x20, 0x01, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}; // 2001:2::1
     l4_kind proto = l4_kind::udp;
     std::uint16_t sport = 1024;
     std::uint16_t dport = 5001;
@@ -54,6 +82,9 @@ struct client_group {
     std::uint16_t size = 64;                      // 0: IMIX
     std::uint32_t spoof = 0;
     profile_params demand;
+    std::shared_ptr<const pcap_trace> pcap;       // a pcap group: one client replaying these frames
+    replay_timing timing = replay_timing::original;
+    double speed = 1;
 };
 
 struct scenario {
