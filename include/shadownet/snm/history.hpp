@@ -87,6 +87,11 @@ struct history_options {
     // disk that cannot keep up slows the owner rather than growing memory
     // without bound.
     std::size_t max_queued_batches = 8;
+    // The writer thread's nice value (Linux, per thread). It inherits the
+    // owner's CPU affinity (the control lcore's core); at a lower priority it
+    // takes the idle gaps of the owner's loop rather than preempting it when
+    // a flush wakes it. 0 leaves it as it is.
+    int writer_nice = 10;
 };
 
 struct history_stats {
