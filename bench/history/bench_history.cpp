@@ -76,6 +76,22 @@ int main(int argc, char** argv)
             owner_async.push_back(std::chrono::duration<double>(a2 - a1).count());
             writer_sync.push_back(h.stats().last_write_s);
         }
+        // The owner's reads, for one client in the middle: what a warm start
+        // or a console view costs (the tick and second levels scan their time
+        // window, the minute and 5-minute levels seek the client index).
+        const std::string& k = keys[clients / 2];
+        auto timed = [](auto&& f) {
+            auto a = clk::now();
+            std::size_t n = f();
+            return fmt::format("{:.2f} ms ({} values)", 1e3 * std::chrono::duration<double>(clk::now() - a).count(), n);
+        };
+        fmt::print("reads: load(tick, last 10 s) {}; load(second, all) {}; recent_series(second, 60) {}; "
+                   "load(minute, all) {}; recent_series(five_minutes, 288) {}\n",
+                   timed([&] { return h.load(k, history_level::tick, t - 10).size(); }),
+                   timed([&] { return h.load(k, history_level::second, 0).size(); }),
+                   timed([&] { return h.recent_series(k, history_level::second, 60).size(); }),
+                   timed([&] { return h.load(k, history_level::minute, 0).size(); }),
+                   timed([&] { return h.recent_series(k, history_level::five_minutes, 288).size(); }));
         auto st = h.stats();
         fmt::print("clients {} x ticks/flush {} x flushes {}, tick retention {} s\n", clients, ticks,
                    flushes, tick_ret);
