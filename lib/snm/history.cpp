@@ -369,8 +369,8 @@ void history_store::impl::create_schema()
         // (their per-flush upserts dirty a few pages, not one per client), and
         // the retention trim deletes from the left edge. Keyed (client, t)
         // instead, each flush dirtied at least one page per client and level:
-        // ~6 000 pages (~24 MB of log) per flush at 1 000 clients, measured
-        // 166 ms per transaction; see docs/shadow-manager.md.
+        // by count ~6 000 pages (~24 MB of log) per flush at 1 000 clients,
+        // and 166 ms per transaction measured; see docs/shadow-manager.md.
         exec(db, "CREATE TABLE IF NOT EXISTS points_tick ("
                  " t REAL NOT NULL, client INTEGER NOT NULL,"
                  " pps REAL NOT NULL, bps REAL NOT NULL, cpu REAL NOT NULL, mbufs REAL NOT NULL,"
