@@ -74,6 +74,7 @@ struct options {
     std::string summary_json;
     std::string timeseries_csv;
     double drain_s = 0.5;
+    double linger_s = 0;
     unsigned tx_lcores = 1;
     bool quiet = false;
 };
@@ -98,6 +99,9 @@ options parse(const std::vector<std::string>& args, bool& help)
          "lcores that send (the main one and N-1 workers), one TX queue each per TX port (default 1)")
         ("drain", po::value(&o.drain_s)->value_name("SECONDS"), "after sending stops, wait this long for stragglers")
         ("summary-json", po::value(&o.summary_json)->value_name("FILE"), "write per-client results as JSON")
+        ("linger", po::value(&o.linger_s)->value_name("SECONDS"),
+         "after writing the results, keep the ports open this long or until SIGINT/SIGTERM (memif: let the "
+         "appliance stop first)")
         ("timeseries-csv", po::value(&o.timeseries_csv)->value_name("FILE"), "write t,group,offered,sent,received per tick")
         ("quiet,q", po::bool_switch(&o.quiet), "no progress lines");
     po::variables_map vm;
@@ -277,6 +281,19 @@ int run(const split_args& args, const options& o)
         for (const auto& r : e.series())
             csv << fmt::format("{:.3f},{},{:.1f},{:.1f},{:.1f}\n", r.t, sc.groups[r.group].name, r.offered_pps,
                                r.sent_pps, r.received_pps);
+    }
+    // DPDK 22.11's memif PMD unmaps a connection's regions from its control
+    // thread when the peer goes away, while the peer's lcores may still be
+    // reading them in rx_burst: the appliance can crash when shadowgen exits
+    // under it. --linger keeps this side connected until whoever runs the
+    // pair has stopped the appliance and then signals us.
+    if (o.linger_s > 0) {
+        stop_requested.store(false, std::memory_order_relaxed);
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        const double until = since() + o.linger_s;
+        while (!stop_requested.load(std::memory_order_relaxed) && since() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return 0;
 }

@@ -495,16 +495,27 @@ def scenario_memif():
                 if os.path.exists(sock):
                     break
                 time.sleep(0.05)
-            g = subprocess.run([gen, "--lcores", f"0@{cpus[0]}", "--no-huge", "-m", "256", "--no-pci",
-                                "--file-prefix", gen_prefix, "--log-level", "*:error",
-                                "--vdev", f"net_memif0,role=client,socket={sock},id=0,rsize=12",
-                                "--vdev", f"net_memif1,role=client,socket={sock},id=1,rsize=12",
-                                "--", "--tx-ports", "0", "--rx-ports", "1", "--rate", "20000", "--clients", "8",
-                                "--duration", "3", "--drain", "1", "--summary-json", gen_out, "-q"],
-                               capture_output=True, text=True, timeout=60)
+            # shadowgen lingers connected until the appliance has stopped:
+            # DPDK 22.11's memif PMD can crash a server whose client
+            # disconnects while it polls (shadowgen --linger).
+            g = subprocess.Popen([gen, "--lcores", f"0@{cpus[0]}", "--no-huge", "-m", "256", "--no-pci",
+                                  "--file-prefix", gen_prefix, "--log-level", "*:error",
+                                  "--vdev", f"net_memif0,role=client,socket={sock},id=0,rsize=12",
+                                  "--vdev", f"net_memif1,role=client,socket={sock},id=1,rsize=12",
+                                  "--", "--tx-ports", "0", "--rx-ports", "1", "--rate", "20000", "--clients", "8",
+                                  "--duration", "3", "--drain", "1", "--summary-json", gen_out, "-q",
+                                  "--linger", "30"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.time() + 60
+            while g.poll() is None and time.time() < deadline and not (
+                    os.path.exists(gen_out) and os.path.getsize(gen_out) > 0):
+                time.sleep(0.1)
+            time.sleep(0.2)
             sn.send_signal(signal.SIGINT)
             sn_stdout, sn_stderr = sn.communicate(timeout=30)
-            check(g.returncode == 0, f"shadowgen exit {g.returncode}: {g.stderr}")
+            g.send_signal(signal.SIGTERM)
+            g_stdout, g_stderr = g.communicate(timeout=30)
+            check(g.returncode == 0, f"shadowgen exit {g.returncode}: {g_stderr}")
             check(sn.returncode == 0, f"shadownet exit {sn.returncode}: {sn_stderr}")
             gd = json.load(open(gen_out))["totals"]
             sd = json.load(open(sn_out))
