@@ -192,6 +192,17 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
     manager_ = std::make_unique<snm::manager>(
         cfg.snm, cfg.clients.tick_s, [this](std::uint16_t p) { return primary_capacity(p); },
         [this](std::uint16_t p) { return shadow_capacity(p); });
+    if (!cfg.snm.state_dir.empty()) {
+        snm::history_options ho;
+        ho.flush_interval_s = cfg.snm.history_flush_s;
+        try {
+            history_ = std::make_unique<snm::history_store>(cfg.snm.state_dir, ho);
+        } catch (const std::runtime_error& e) {
+            throw config_error(fmt::format("--state-dir: {}", e.what()));
+        }
+        for (auto& k : history_->keys())
+            known_keys_.insert(std::move(k));
+    }
     if (!cfg.snm.log_csv.empty()) {
         snm_log_.open(cfg.snm.log_csv, std::ios::trunc);
         if (!snm_log_)
@@ -421,7 +432,9 @@ void appliance::register_new_clients()
                 const auto id = table_->add(keys[i]);
                 if (id) {
                     registry_.add(*id, keys[i], now, *id == next ? baseline : client_counters(*id));
-                    manager_->client_added(*id, dataplane::to_string(keys[i]), now);
+                    std::string key = dataplane::to_string(keys[i]);
+                    const auto warm = warm_start_of(key);
+                    manager_->client_added(*id, std::move(key), now, warm ? &*warm : nullptr);
                 }
             }
         }
@@ -523,6 +536,76 @@ void appliance::tick()
         manager_->client_removed(id);
     }
     run_manager(now, dt, ticked);
+    record_history(ticked);
+}
+
+std::optional<snm::manager::warm_start> appliance::warm_start_of(const std::string& key) const
+{
+    // Only sources the history knows are looked up: a flood of new (spoofed)
+    // sources must not cost a database read each.
+    if (!history_ || known_keys_.count(key) == 0)
+        return std::nullopt;
+    snm::manager::warm_start w;
+    if (const auto p = history_->load_profile(key)) {
+        snm::profile prof;
+        for (const auto k : {snm::client_class::steady, snm::client_class::bursty, snm::client_class::periodic,
+                             snm::client_class::suspicious})
+            if (p->kind == snm::name_of(k))
+                prof.kind = k;
+        prof.observed_s = p->observed_s;
+        prof.mean_pps = p->mean_pps;
+        prof.peak_pps = p->peak_pps;
+        prof.p95_pps = p->p95_pps;
+        prof.mean_bps = p->mean_bps;
+        prof.peak_bps = p->peak_bps;
+        prof.cv = p->cv;
+        prof.mean_packet_bytes = p->mean_packet_bytes;
+        w.prof = prof;
+    }
+    constexpr std::size_t warm_ticks = 100;
+    w.pps = history_->recent_series(key, snm::history_level::tick, warm_ticks, snm::history_field::pps);
+    w.bps = history_->recent_series(key, snm::history_level::tick, warm_ticks, snm::history_field::bps);
+    return w;
+}
+
+void appliance::record_history(const std::vector<client_tick>& active)
+{
+    if (!history_)
+        return;
+    const double wall = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& w : active) {
+        if (w.rec->history.size() == 0)
+            continue;
+        const client_sample& smp = w.rec->history.at(w.rec->history.size() - 1);
+        history_->append(dataplane::to_string(w.rec->key), {wall, smp.packets_per_s, smp.bits_per_s, smp.cpu, smp.mbufs});
+    }
+    for (const auto& [id, p] : manager_->take_new_profiles()) {
+        const client_record* rec = registry_.find(id);
+        if (rec == nullptr)
+            continue;
+        snm::stored_profile sp;
+        sp.kind = snm::name_of(p.kind);
+        sp.observed_s = p.observed_s;
+        sp.mean_pps = p.mean_pps;
+        sp.peak_pps = p.peak_pps;
+        sp.p95_pps = p.p95_pps;
+        sp.mean_bps = p.mean_bps;
+        sp.peak_bps = p.peak_bps;
+        sp.cv = p.cv;
+        sp.mean_packet_bytes = p.mean_packet_bytes;
+        sp.updated = wall;
+        std::string key = dataplane::to_string(rec->key);
+        history_->save_profile(key, sp);
+        known_keys_.insert(std::move(key));
+    }
+    if (history_->flush_due(wall)) {
+        try {
+            history_->flush(wall);
+        } catch (const std::runtime_error& e) {
+            // A batch that failed to commit is lost; the appliance goes on.
+            fmt::print(stderr, "shadownet: warning: history: {}\n", e.what());
+        }
+    }
 }
 
 std::uint16_t appliance::egress_of(std::uint32_t client) const noexcept

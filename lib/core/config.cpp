@@ -159,6 +159,10 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("profile-window", po::value(&c.snm.profile_window_s)->value_name("SECONDS"),
          "how long a new client is observed before its profile is built")
         ("adapt", po::value(&c.snm.adapt)->value_name("BOOL"), "adapt the watermark from the manager's own scores")
+        ("state-dir", po::value(&c.snm.state_dir)->value_name("DIR"),
+         "keep each client's history and profile across restarts in DIR/history.sqlite")
+        ("history-flush", po::value(&c.snm.history_flush_s)->value_name("SECONDS"),
+         "how often history is written (a kill -9 loses at most about this much)")
         ("snm-log", po::value(&c.snm.log_csv)->value_name("FILE"),
          "write per tick and client: demand, forecast, quantile, reservation, route (CSV)");
 
@@ -310,6 +314,7 @@ void validate(app_config& c, const raw_options& raw)
     in_range(c.snm.min_interval_s, 0, 86400, "--min-switch-interval");
     in_range(c.snm.headroom, 1, 10, "--headroom");
     in_range(c.snm.profile_window_s, 0, 86400, "--profile-window");
+    in_range(c.snm.history_flush_s, 0.01, 3600, "--history-flush");
 }
 
 } // namespace

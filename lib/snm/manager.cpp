@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <cmath>
 #include <limits>
 
@@ -129,13 +130,32 @@ std::size_t manager::size() const noexcept
     return clients_.size();
 }
 
-void manager::client_added(std::uint32_t id, std::string key, double now_s)
+void manager::client_added(std::uint32_t id, std::string key, double now_s, const warm_start* history)
 {
     auto c = std::make_unique<client_state>(learner_options_for(cfg_, horizon_ticks_));
     c->id = id;
     c->key = std::move(key);
     c->created_s = now_s;
+    if (history != nullptr) {
+        // A client we have seen before: its profile is known at once (no
+        // learning window), and its forecasts start from its recent demand.
+        if (history->prof && history->prof->kind != client_class::learning)
+            c->prof = *history->prof;
+        for (const double v : history->pps) {
+            c->pps_model.observe(v);
+            c->pps_trend.update(v);
+        }
+        for (const double v : history->bps) {
+            c->bps_model.observe(v);
+            c->bps_trend.update(v);
+        }
+    }
     clients_[id] = std::move(c);
+}
+
+std::vector<std::pair<std::uint32_t, profile>> manager::take_new_profiles()
+{
+    return std::exchange(new_profiles_, {});
 }
 
 void manager::client_removed(std::uint32_t id)
@@ -201,6 +221,7 @@ void manager::update_profile(client_state& c, const observation& o, double now_s
         p.kind = client_class::bursty;
     else
         p.kind = client_class::steady;
+    new_profiles_.emplace_back(c.id, p);
     c.window_pps.clear();
     c.window_pps.shrink_to_fit();
 }

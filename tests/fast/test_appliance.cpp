@@ -1,6 +1,7 @@
 // The whole appliance on virtual ports with built-in traffic: every packet is
 // accounted for, nothing leaks, and it can be built twice in one process.
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -165,4 +166,49 @@ TEST(appliance, shadow_budget_limits_one_client)
             EXPECT_EQ(app.client_counters(id).drops, 0U) << "client " << id;
         }
     }
+}
+
+// --state-dir: a client's profile and recent demand outlive the appliance; a
+// second appliance on the same directory knows a returning client at once.
+TEST(appliance, history_survives_a_restart_and_warm_starts_returning_clients)
+{
+    char dir_template[] = "/tmp/shadownet-state-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    const std::string dir = dir_template;
+    app_config cfg;
+    cfg.virtual_ports = 2;
+    cfg.traffic.rate_pps = 20'000;
+    cfg.traffic.clients = 4;
+    cfg.snm.profile_window_s = 0.5;
+    cfg.snm.state_dir = dir;
+    cfg.snm.history_flush_s = 0.2;
+    std::size_t profiled = 0;
+    {
+        appliance first(cfg);
+        (void)run_for(first, std::chrono::milliseconds(1500));
+        for (const auto id : first.clients().ids())
+            profiled += first.shadow_manager().client(id)->prof.kind != snm::client_class::learning;
+        ASSERT_NE(first.history(), nullptr);
+    }
+    EXPECT_EQ(profiled, 4U) << "every client profiled in the first run";
+    {
+        cfg.snm.profile_window_s = 60; // a new client would be learning for a minute
+        appliance second(cfg);
+        ASSERT_NE(second.history(), nullptr);
+        EXPECT_EQ(second.history()->keys().size(), 4U);
+        second.start();
+        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2000);
+        while (second.clients().size() < 4 && std::chrono::steady_clock::now() < end)
+            second.poll();
+        std::size_t known = 0;
+        for (const auto id : second.clients().ids()) {
+            const auto v = second.shadow_manager().client(id);
+            ASSERT_TRUE(v);
+            known += v->prof.kind != snm::client_class::learning && v->prof.mean_pps > 0;
+        }
+        second.stop();
+        EXPECT_EQ(known, second.clients().size()) << "returning clients are known at once";
+        EXPECT_GE(known, 1U);
+    }
+    std::filesystem::remove_all(dir);
 }

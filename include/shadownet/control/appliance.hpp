@@ -19,6 +19,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "shadownet/control/clients.hpp"
@@ -32,6 +33,7 @@
 #include "shadownet/dpdk/ring.hpp"
 #include "shadownet/dpdk/vcable.hpp"
 #include "shadownet/gen/engine.hpp"
+#include "shadownet/snm/history.hpp"
 #include "shadownet/snm/manager.hpp"
 
 namespace shadownet::control {
@@ -104,6 +106,7 @@ public:
     [[nodiscard]] const client_registry& clients() const noexcept { return registry_; }
     [[nodiscard]] const dataplane::client_table& client_table() const noexcept { return *table_; }
     [[nodiscard]] const snm::manager& shadow_manager() const noexcept { return *manager_; }
+    [[nodiscard]] const snm::history_store* history() const noexcept { return history_.get(); }
     [[nodiscard]] bool has_builtin_traffic() const noexcept { return traffic_.has_value(); }
     [[nodiscard]] unsigned mempool_in_use() const noexcept;
     [[nodiscard]] double uptime_s() const noexcept;
@@ -121,6 +124,8 @@ private:
     };
     void run_manager(double now, double dt, const std::vector<client_tick>& active);
     [[nodiscard]] std::uint16_t egress_of(std::uint32_t client) const noexcept;
+    [[nodiscard]] std::optional<snm::manager::warm_start> warm_start_of(const std::string& key) const;
+    void record_history(const std::vector<client_tick>& active);
     [[nodiscard]] bool has_shadow_path() const noexcept
     {
         return plan_.shadow_per_lcore > 0 || !cfg_.shadow_ports.empty();
@@ -158,6 +163,8 @@ private:
     std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
     std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
     std::unique_ptr<snm::manager> manager_;
+    std::unique_ptr<snm::history_store> history_; // --state-dir; control lcore only (its writer thread is its own)
+    std::unordered_set<std::string> known_keys_;  // clients the history knows: only those are looked up
     std::atomic<std::uint64_t> miss_route_{dataplane::route{}.pack()}; // control stores, lcores load (relaxed)
     std::ofstream snm_log_;
 

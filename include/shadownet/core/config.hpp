@@ -74,6 +74,8 @@ struct snm_config {
     double profile_window_s = 5.0;  // what a new client's profile is built from
     bool adapt = true;              // learn watermarks from outcomes
     std::string log_csv;            // per tick and client: demand, forecast, budget, route
+    std::string state_dir;          // history and profiles across restarts (SQLite); empty: none
+    double history_flush_s = 1.0;   // a kill -9 loses at most about this much history
 };
 
 // The operator surfaces: console, scripts, control socket (docs/console.md).

@@ -167,7 +167,14 @@ public:
     manager(const manager&) = delete;
     manager& operator=(const manager&) = delete;
 
-    void client_added(std::uint32_t id, std::string key, double now_s);
+    // What history knows of a returning client (the history store's, read by
+    // the appliance): its profile, and its recent per-tick demand, oldest
+    // first, to warm-start its forecasts.
+    struct warm_start {
+        std::optional<profile> prof;
+        std::vector<double> pps, bps;
+    };
+    void client_added(std::uint32_t id, std::string key, double now_s, const warm_start* history = nullptr);
     void client_removed(std::uint32_t id);
 
     // One tick: feeds the forecasts, sizes reservations, decides routes.
@@ -185,6 +192,8 @@ public:
     [[nodiscard]] const scores& score() const noexcept { return scores_; }
     [[nodiscard]] const snm_config& config() const noexcept { return cfg_; }
     [[nodiscard]] std::size_t size() const noexcept;
+    // Profiles built since the last call (to persist), by client id.
+    [[nodiscard]] std::vector<std::pair<std::uint32_t, profile>> take_new_profiles();
 
 private:
     struct client_state;
@@ -220,6 +229,7 @@ private:
     std::map<std::uint16_t, newcomer_state> newcomers_; // per egress port
     double first_tick_s_ = -1;
     bool newcomers_via_shadow_ = false;
+    std::vector<std::pair<std::uint32_t, profile>> new_profiles_;
     static std::string fmt_reason(const char* why, const char* who);
 };
 
