@@ -189,6 +189,13 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
 
     table_ = std::make_unique<dataplane::client_table>("shadownet_clients", cfg.clients.max_clients,
                                                        static_cast<int>(rte_socket_id()));
+    snm::scaling_config sc;
+    sc.base = cfg.snm.shadow_capacity;
+    sc.reserve = cfg.snm.shadow_reserve;
+    sc.reserve_steps = cfg.snm.reserve_steps;
+    sc.hook = cfg.snm.scale_hook;
+    sc.hook_timeout_s = cfg.snm.scale_hook_timeout_s;
+    scaler_ = std::make_unique<snm::scaler>(sc);
     manager_ = std::make_unique<snm::manager>(
         cfg.snm, cfg.clients.tick_s, [this](std::uint16_t p) { return primary_capacity(p); },
         [this](std::uint16_t p) { return shadow_capacity(p); });
@@ -661,6 +668,25 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
             rec->via = a.via;
         }
     }
+    // The shadow's load per egress port, for the scaler.
+    std::vector<snm::shadow_load> loads;
+    for (const auto& p : manager_->ports()) {
+        snm::shadow_load l;
+        l.port = p.port;
+        l.wanted_pps = p.shadow_wanted_pps;
+        l.used_pps = p.shadow_used_pps;
+        for (const auto& o : obs)
+            if (o.egress == p.port)
+                l.drop_pps += o.shadow_drop_pps;
+        loads.push_back(l);
+    }
+    for (const auto& e : scaler_->tick(now, loads))
+        if (event_sink_)
+            event_sink_(fmt::format("{} port {}", e.action, e.port),
+                        fmt::format("{}; capacity {:.0f} pps{}{}", e.result, e.capacity_pps,
+                                    e.request.empty() ? "" : fmt::format("; request {}", e.request),
+                                    e.answer.empty() ? "" : fmt::format("; answer {} after {:.3f} s", e.answer,
+                                                                         e.duration_s)));
     if (snm_log_.is_open()) {
         for (const auto& o : obs) {
             const auto v = manager_->client(o.id);
@@ -726,7 +752,7 @@ rate_spec appliance::primary_capacity(std::uint16_t port) const noexcept
 
 rate_spec appliance::shadow_capacity(std::uint16_t port) const noexcept
 {
-    return capacity_of(cfg_.snm.shadow_capacity, port);
+    return scaler_->capacity(port);
 }
 
 void appliance::stop()
@@ -827,6 +853,8 @@ snm_snapshot appliance::snm_view() const
     m.policy = policy_name(manager_->policy());
     m.scores = manager_->score();
     m.ports = manager_->ports();
+    m.scaling = scaler_->ports();
+    m.scale_events = scaler_->events();
     return m;
 }
 

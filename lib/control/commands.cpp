@@ -379,6 +379,15 @@ reply show_snm(exec_context& ctx, const parsed_command& cmd)
         out += fmt::format("  {:>4} {:>12.0f} {:>12.0f} {:>12.0f} {:>12.0f} {:>12.0f} {:>8} {}\n", p.port,
                            p.primary_capacity.pps, p.measured_pps, p.predicted_pps, p.shadow_used_pps,
                            p.shadow_reserved_pps, p.clients_on_shadow, p.constrained ? "yes" : "no");
+    for (const auto& p : m.scaling)
+        out += fmt::format("  shadow of port {}: {:.0f} pps = base {:.0f} + reserve {} of {} steps + {:.0f} granted{}\n",
+                           p.port, p.capacity(p.steps_active).pps, p.base.pps, p.steps_active,
+                           p.reserve_steps_total, p.granted.pps, p.hook_running ? " (hook running)" : "");
+    const std::size_t shown = std::min<std::size_t>(m.scale_events.size(), 5);
+    for (std::size_t i = m.scale_events.size() - shown; i < m.scale_events.size(); ++i) {
+        const auto& e = m.scale_events[i];
+        out += fmt::format("  at {:.1f} s: {} port {}: {}\n", e.t, e.action, e.port, e.result);
+    }
     return ok(out);
 }
 

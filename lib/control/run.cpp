@@ -96,6 +96,14 @@ int run(const split_args& args, app_config cfg)
     install_signal_handlers();
 
     appliance app(cfg);
+    if (audit) {
+        // The appliance's own changes (scaling) go to the audit log as
+        // changes by the appliance itself.
+        const peer_identity self = identify_peer(::getuid(), ::getgid(), ::getpid());
+        app.set_event_sink([&audit, self](const std::string& action, const std::string& result) {
+            audit->write(format_audit_line(std::chrono::system_clock::now(), self, "appliance", action, result));
+        });
+    }
     const auto& plan = app.plan();
     if (!cfg.quiet) {
         const auto list = [](const std::vector<unsigned>& v) {

@@ -161,6 +161,35 @@ void write_snm(json_writer& w, const snm_snapshot& s)
         w.end_object();
     }
     w.end_array();
+    w.key("scaling").begin_array();
+    for (const auto& p : s.scaling) {
+        const rate_spec cap = p.capacity(p.steps_active);
+        w.begin_object();
+        w.member("port", unsigned{p.port});
+        w.member("base_pps", p.base.pps);
+        w.member("reserve_pps", p.reserve.pps);
+        w.member("reserve_steps_active", p.steps_active);
+        w.member("reserve_steps", p.reserve_steps_total);
+        w.member("granted_pps", p.granted.pps);
+        w.member("capacity_pps", cap.pps);
+        w.member("hook_running", p.hook_running);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("scale_events").begin_array();
+    for (const auto& e : s.scale_events) {
+        w.begin_object();
+        w.member("t", e.t);
+        w.member("port", unsigned{e.port});
+        w.member("action", e.action);
+        w.member("result", e.result);
+        w.member("request", e.request);
+        w.member("answer", e.answer);
+        w.member("duration_s", e.duration_s);
+        w.member("capacity_pps", e.capacity_pps);
+        w.end_object();
+    }
+    w.end_array();
     w.end_object();
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <boost/program_options.hpp>
+#include <unistd.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -64,6 +65,7 @@ struct raw_options {
     std::string policy = "predictive";
     std::string primary_capacity;
     std::string shadow_capacity;
+    std::string shadow_reserve;
 };
 
 po::options_description make_description(app_config& c, raw_options& raw)
@@ -159,6 +161,14 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("profile-window", po::value(&c.snm.profile_window_s)->value_name("SECONDS"),
          "how long a new client is observed before its profile is built")
         ("adapt", po::value(&c.snm.adapt)->value_name("BOOL"), "adapt the watermark from the manager's own scores")
+        ("shadow-reserve", po::value(&raw.shadow_reserve)->value_name("PORT:RATE,..."),
+         "shadow capacity held in reserve, brought into service in steps when the shadow is overloaded")
+        ("reserve-steps", po::value(&c.snm.reserve_steps)->value_name("N"), "steps the reserve is used in (1-64)")
+        ("scale-hook", po::value(&c.snm.scale_hook)->value_name("PROGRAM"),
+         "run as 'PROGRAM scale-up|scale-down' with a JSON request on stdin once the reserve is spent "
+         "(docs/shadow-manager.md, Scaling)")
+        ("scale-hook-timeout", po::value(&c.snm.scale_hook_timeout_s)->value_name("SECONDS"),
+         "a hook still running after this long is killed and reported")
         ("state-dir", po::value(&c.snm.state_dir)->value_name("DIR"),
          "keep each client's history and profile across restarts in DIR/history.sqlite")
         ("history-flush", po::value(&c.snm.history_flush_s)->value_name("SECONDS"),
@@ -315,6 +325,13 @@ void validate(app_config& c, const raw_options& raw)
     in_range(c.snm.headroom, 1, 10, "--headroom");
     in_range(c.snm.profile_window_s, 0, 86400, "--profile-window");
     in_range(c.snm.history_flush_s, 0.01, 3600, "--history-flush");
+    if (!raw.shadow_reserve.empty())
+        c.snm.shadow_reserve = parse_port_capacities(raw.shadow_reserve, "--shadow-reserve");
+    if (c.snm.reserve_steps < 1 || c.snm.reserve_steps > 64)
+        throw config_error(fmt::format("--reserve-steps: {} is not in 1-64", c.snm.reserve_steps));
+    in_range(c.snm.scale_hook_timeout_s, 0.01, 3600, "--scale-hook-timeout");
+    if (!c.snm.scale_hook.empty() && ::access(c.snm.scale_hook.c_str(), X_OK) != 0)
+        throw config_error(fmt::format("--scale-hook: '{}' is not an executable", c.snm.scale_hook));
 }
 
 } // namespace

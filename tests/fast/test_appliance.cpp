@@ -212,3 +212,53 @@ TEST(appliance, history_survives_a_restart_and_warm_starts_returning_clients)
     }
     std::filesystem::remove_all(dir);
 }
+
+// The shadow's reserve comes into service while a client on the shadow needs
+// more than its base capacity; nothing in flight is lost by it (the only
+// drops are over-reservation drops before the step).
+TEST(appliance, shadow_reserve_comes_into_service_under_load)
+{
+    using dataplane::drop_reason;
+    app_config cfg;
+    cfg.virtual_ports = 2;
+    cfg.traffic.rate_pps = 40'000;
+    cfg.traffic.clients = 2; // ~10 kpps per client and port
+    cfg.snm.policy = snm_policy::off; // the operator moves the client; the manager still reserves
+    cfg.snm.shadow_capacity = {{std::nullopt, {4'000, 0}}};
+    cfg.snm.shadow_reserve = {{std::nullopt, {40'000, 0}}};
+    cfg.snm.reserve_steps = 4;
+    appliance app(cfg);
+    app.start();
+    const auto run = [&](auto done, std::chrono::milliseconds limit) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (!done() && std::chrono::steady_clock::now() < end)
+            app.poll();
+    };
+    run([&] { return app.clients().size() >= 2; }, std::chrono::milliseconds(2000));
+    ASSERT_GE(app.clients().size(), 2U);
+    for (const auto id : app.clients().ids())
+        app.set_client_route(id, dataplane::path::shadow);
+    const auto stepped = [&] {
+        for (const auto& p : app.snm_view().scaling)
+            if (p.steps_active > 0)
+                return true;
+        return false;
+    };
+    run(stepped, std::chrono::milliseconds(3000));
+    app.stop();
+    const auto s = app.snapshot();
+    expect_accounted(s);
+    ASSERT_TRUE(s.manager);
+    bool reserve_up = false;
+    for (const auto& e : s.manager->scale_events)
+        reserve_up = reserve_up || e.action == "reserve-up";
+    EXPECT_TRUE(reserve_up);
+    double capacity = 0;
+    for (const auto& p : s.manager->scaling)
+        capacity = std::max(capacity, p.capacity(p.steps_active).pps);
+    EXPECT_GT(capacity, 4'000);
+    for (std::size_t r = 0; r < dataplane::drop_reason_count; ++r)
+        if (static_cast<drop_reason>(r) != drop_reason::shadow_over_capacity) {
+            EXPECT_EQ(s.drops()[r], 0U) << dataplane::drop_reason_names[r];
+        }
+}

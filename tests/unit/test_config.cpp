@@ -209,3 +209,19 @@ TEST(config, shadow_manager_options)
     EXPECT_NE(error_of({"--low-watermark", "0.95"}).find("--low-watermark"), std::string::npos);
     EXPECT_NE(error_of({"--quantile", "1.5"}).find("--quantile"), std::string::npos);
 }
+
+TEST(config, scaling_and_history_options)
+{
+    const auto p = parse({"--shadow-capacity", "1:10kpps", "--shadow-reserve", "1:40kpps", "--reserve-steps", "8",
+                          "--scale-hook", "/bin/true", "--scale-hook-timeout", "2", "--state-dir", "/tmp/x",
+                          "--history-flush", "0.5"});
+    EXPECT_EQ(p.config.snm.shadow_reserve.at(0).rate.pps, 40'000);
+    EXPECT_EQ(p.config.snm.reserve_steps, 8U);
+    EXPECT_EQ(p.config.snm.scale_hook, "/bin/true");
+    EXPECT_EQ(p.config.snm.state_dir, "/tmp/x");
+    EXPECT_DOUBLE_EQ(p.config.snm.history_flush_s, 0.5);
+    EXPECT_NE(error_of({"--scale-hook", "/nonexistent/hook"}).find("--scale-hook"), std::string::npos);
+    EXPECT_NE(error_of({"--reserve-steps", "0"}).find("--reserve-steps"), std::string::npos);
+    EXPECT_NE(error_of({"--shadow-reserve", "1:lots"}).find("--shadow-reserve"), std::string::npos);
+    EXPECT_NE(error_of({"--history-flush", "0"}).find("--history-flush"), std::string::npos);
+}

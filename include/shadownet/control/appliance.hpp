@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_set>
@@ -35,6 +36,7 @@
 #include "shadownet/gen/engine.hpp"
 #include "shadownet/snm/history.hpp"
 #include "shadownet/snm/manager.hpp"
+#include "shadownet/snm/scaler.hpp"
 
 namespace shadownet::control {
 
@@ -70,6 +72,12 @@ public:
     // client): the manager sends them to the shadow while a flood of new
     // sources constrains a primary. Lossless and in order like any route.
     void set_newcomer_path(dataplane::path via);
+    // Where scaling (and later failover) events are written besides the
+    // summary: run.cpp points it at the audit log.
+    void set_event_sink(std::function<void(const std::string& action, const std::string& result)> sink)
+    {
+        event_sink_ = std::move(sink);
+    }
     // The shadow manager's policy (console `set policy`).
     void set_policy(snm_policy p);
     // The manager's policy, scores and per-port view (`show snm`, /shadownet/snm).
@@ -163,6 +171,8 @@ private:
     std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
     std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
     std::unique_ptr<snm::manager> manager_;
+    std::unique_ptr<snm::scaler> scaler_; // the shadow's capacity: base, reserve steps, hook grants
+    std::function<void(const std::string& action, const std::string& result)> event_sink_;
     std::unique_ptr<snm::history_store> history_; // --state-dir; control lcore only (its writer thread is its own)
     std::unordered_set<std::string> known_keys_;  // clients the history knows: only those are looked up
     std::atomic<std::uint64_t> miss_route_{dataplane::route{}.pack()}; // control stores, lcores load (relaxed)

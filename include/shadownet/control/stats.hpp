@@ -15,6 +15,7 @@
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/engine.hpp"
 #include "shadownet/snm/manager.hpp"
+#include "shadownet/snm/scaler.hpp"
 
 namespace shadownet::control {
 
@@ -49,6 +50,8 @@ struct snm_snapshot {
     std::string policy;
     snm::scores scores;
     std::vector<snm::port_view> ports;
+    std::vector<snm::port_scaling> scaling;
+    std::vector<snm::scale_event> scale_events;
 };
 
 struct clients_snapshot {

@@ -74,6 +74,10 @@ struct snm_config {
     double profile_window_s = 5.0;  // what a new client's profile is built from
     bool adapt = true;              // learn watermarks from outcomes
     std::string log_csv;            // per tick and client: demand, forecast, budget, route
+    std::vector<port_capacity> shadow_reserve;   // shadow capacity held back, brought into service in steps
+    unsigned reserve_steps = 4;
+    std::string scale_hook;         // executable asked for more shadow capacity once the reserve is spent
+    double scale_hook_timeout_s = 5;
     std::string state_dir;          // history and profiles across restarts (SQLite); empty: none
     double history_flush_s = 1.0;   // a kill -9 loses at most about this much history
 };
