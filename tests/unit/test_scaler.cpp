@@ -164,6 +164,10 @@ TEST(scaler, a_hanging_hook_never_blocks_a_tick_and_is_killed_at_its_timeout)
     }
     EXPECT_TRUE(running) << "the tick returned with the hook still running";
     EXPECT_TRUE(s.events().empty());
+    // Let the hook get as far as telling us who it is.
+    for (int i = 0; i < 500 && slurp(marker).empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_FALSE(slurp(marker).empty());
     t += 1.0; // past the timeout
     s.tick(t, {{1, 2000, 1000, 10}});
     ASSERT_EQ(s.events().size(), 1U);
