@@ -337,9 +337,15 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
     // Newcomers (clients still learning) count as one group: each is too
     // young to forecast, but together their demand is a series like any
     // other, and a flood of new sources (a spoofed SYN ramp) is a surge of it.
-    // During the appliance's own first window every client is new: no group.
+    // A flood is new sources joining an established population: while every
+    // client on the port is new (traffic is just starting) there is no group.
     newcomer_state& ng = newcomers_[port];
-    const bool settled = first_tick_s_ >= 0 && now_s - first_tick_s_ >= cfg_.profile_window_s;
+    bool settled = false;
+    for (const auto& [id, cp] : clients_)
+        if (cp->seen && cp->egress == port && cp->prof.kind != client_class::learning) {
+            settled = true;
+            break;
+        }
     load primary;
     double primary_drops = 0, newcomers_primary_pps = 0, newcomers_primary_bps = 0;
     std::vector<client_state*> on_primary, on_shadow, newcomers_on_primary;
@@ -641,8 +647,6 @@ std::vector<action> manager::tick(double now_s, std::span<const observation> obs
             ports_[cp->egress].measured_pps += cp->last.pps;
             ports_[cp->egress].predicted_pps += cp->pred.upper_pps;
         }
-    if (first_tick_s_ < 0)
-        first_tick_s_ = now_s;
     std::map<std::uint16_t, double> newcomer_pps;
     for (auto& [id, cp] : clients_)
         if (cp->seen && cp->prof.kind == client_class::learning)

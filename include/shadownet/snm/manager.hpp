@@ -227,7 +227,6 @@ private:
         double since_s = 0;
     };
     std::map<std::uint16_t, newcomer_state> newcomers_; // per egress port
-    double first_tick_s_ = -1;
     bool newcomers_via_shadow_ = false;
     std::vector<std::pair<std::uint32_t, profile>> new_profiles_;
     static std::string fmt_reason(const char* why, const char* who);
