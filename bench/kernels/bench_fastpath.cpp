@@ -225,9 +225,10 @@ void BM_rtc(benchmark::State& state)
     conf.lcore_id = rte_lcore_id();
     conf.rx = {{c0.side_a(), 0}};
     conf.peer.fill(sd::no_port);
-    conf.shadow_peer.fill(sd::no_port);
     conf.peer[c0.side_a()] = c1.side_a();
-    conf.shadow_peer = conf.peer;
+    sd::egress_table roles;
+    roles.set_role(c1.side_a(), {static_cast<std::uint8_t>(c1.side_a()), static_cast<std::uint8_t>(c1.side_a()), 0});
+    conf.egress = &roles;
     conf.shadow_txq_base = 1;
     conf.shadow_txq_count = 1;
     conf.has_shadow_txq[c1.side_a()] = true;

@@ -178,11 +178,20 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
                                                      static_cast<int>(rte_socket_id())));
         for (std::size_t i = 0; i < cables_.size(); ++i)
             traffic_ports_.emplace_back(cables_[i]->side_b(), peer_setups[i], traffic_pool_->get());
-        // The far ends both send (into the polled ports) and receive (from every port).
+        // The far ends both send (into the polled ports, or those of
+        // --traffic-ports) and receive (from every port).
+        for (const auto p : cfg.traffic.ports)
+            if (std::find(plan_.rx_ports.begin(), plan_.rx_ports.end(), p) == plan_.rx_ports.end() ||
+                std::none_of(cables_.begin(), cables_.end(), [p](const auto& c) { return c->side_a() == p; }))
+                throw config_error(fmt::format("--traffic-ports: port {} is not a polled virtual port", p));
         std::vector<gen::engine_port> senders;
-        for (const auto& t : tports)
-            if (t.txq > 0)
-                senders.push_back(t);
+        for (std::size_t i = 0; i < tports.size(); ++i) {
+            const bool chosen = cfg.traffic.ports.empty() ||
+                                std::find(cfg.traffic.ports.begin(), cfg.traffic.ports.end(), cables_[i]->side_a()) !=
+                                    cfg.traffic.ports.end();
+            if (tports[i].txq > 0 && chosen)
+                senders.push_back(tports[i]);
+        }
         traffic_.emplace(builtin_scenario(cfg.traffic), std::move(senders), std::move(tports), traffic_pool_->get(),
                          cfg.burst);
     }
@@ -219,6 +228,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
     }
     counters_ = std::make_unique<dataplane::lcore_counters[]>(RTE_MAX_LCORE);
     setup_probes();
+    setup_failover();
     setup_lcores();
 }
 
@@ -301,13 +311,11 @@ void appliance::setup_lcores()
                     c.handoff_in.push_back(handoff_[r * plan_.tx_lcores.size() + tx_index]->get());
         }
         c.peer.fill(dataplane::no_port);
-        c.shadow_peer.fill(dataplane::no_port);
         for (const auto& p : ports_)
             c.has_shadow_txq[p.id()] = p.setup().shadow_txq > 0;
-        for (const auto p : plan_.rx_ports) {
+        for (const auto p : plan_.rx_ports)
             c.peer[p] = plan_.peer_of(p);
-            c.shadow_peer[p] = plan_.shadow_peer_of(p);
-        }
+        c.egress = egress_.get();
         c.burst = std::min<std::uint16_t>(cfg_.burst, dataplane::max_burst);
         c.key = key_config(cfg_.clients);
         c.overflow_to_default = cfg_.clients.overflow_to_default;
@@ -391,6 +399,8 @@ double appliance::uptime_s() const noexcept
 bool appliance::poll()
 {
     bool worked = false;
+    if (launched_ && !stopped_)
+        monitor_ports();
     if (traffic_) {
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_traffic_tick_) {
@@ -399,6 +409,7 @@ bool appliance::poll()
                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(traffic_->plan().tick)));
         }
+        discard_cut_cables();
         traffic_->poll();
         worked = true;
     }
@@ -761,8 +772,13 @@ void appliance::stop()
         stopped_ = true;
         return;
     }
-    // What waits in the ports while forwarding is paused must be taken in and counted.
+    // What waits in the ports while forwarding is paused, or in virtual ports
+    // whose faults kept them from being polled, must be taken in and counted.
     set_forwarding(true);
+    for (const auto& c : cables_) {
+        const std::uint16_t p = c->side_a();
+        egress_->set_flags(p, egress_->flags(p) & ~(dataplane::port_rx_off | dataplane::port_tx_stuck));
+    }
     const auto pending = [this](bool to_appliance) {
         unsigned n = 0;
         for (const auto& c : cables_)
@@ -774,7 +790,7 @@ void appliance::stop()
         // Let the fast path take in what the generator already put on the wire.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         while (pending(true) > 0 && std::chrono::steady_clock::now() < deadline) {
-            traffic_->receive();
+            receive_traffic();
             if (plan_.main_forwards)
                 dataplane::lcore_poll(lcores_.front().conf, *lcores_.front().state);
         }
@@ -795,7 +811,7 @@ void appliance::stop()
     if (traffic_) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         do {
-            traffic_->receive();
+            receive_traffic();
         } while (pending(false) > 0 && std::chrono::steady_clock::now() < deadline);
     }
     register_new_clients();
@@ -844,6 +860,7 @@ stats_snapshot appliance::snapshot(std::size_t max_clients, bool busiest_first) 
     s.clients.busiest = std::move(all);
     s.shadow = shadow();
     s.manager = snm_view();
+    s.failover = failover_view();
     return s;
 }
 
@@ -872,6 +889,7 @@ std::vector<port_snapshot> appliance::port_snapshots() const
             ps.forwarded += pc.forwarded.read();
             ps.rx_bytes += pc.rx_bytes.read();
             ps.tx_bytes += pc.tx_bytes.read();
+            ps.tx_refused += pc.tx_refused.read();
             for (std::size_t r = 0; r < dataplane::drop_reason_count; ++r)
                 ps.drops[r] += pc.drops[r].read();
         }

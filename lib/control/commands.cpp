@@ -570,6 +570,90 @@ reply wait(exec_context& ctx, const parsed_command& cmd)
     return ok({});
 }
 
+reply show_failover(exec_context& ctx, const parsed_command& cmd)
+{
+    const failover_snapshot f = ctx.target.failover();
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object();
+        write_failover(w, f);
+        w.end_object();
+        return ok(w.str());
+    }
+    std::string out = fmt::format("failover: {}, ports checked every {:.0f} us (longest gap so far {:.0f} us)\n", f.mode,
+                                  f.poll_us, f.max_poll_gap_us);
+    out += fmt::format("  {:>6}  {:>7}  {:>6}  {:>5}  {:>9}  {}\n", "egress", "primary", "shadow", "epoch", "failovers",
+                       "state");
+    for (const auto& e : f.egresses) {
+        const std::string shadow = e.shadow == e.primary ? std::string("queues") : std::to_string(e.shadow);
+        out += fmt::format("  {:>6}  {:>7}  {:>6}  {:>5}  {:>9}  {}\n", e.port, e.primary, shadow, e.epoch, e.failovers,
+                           e.down ? "down (dropping, port_down)" : "up");
+    }
+    out += fmt::format("  {:>4}  {:<24} {:<8} {:<5} {:>9}  {}\n", "port", "name", "health", "link", "refused", "note");
+    for (const auto& p : f.ports) {
+        std::string note = p.health.reason;
+        if (p.health.spare)
+            note = note.empty() ? "spare" : "spare; " + note;
+        if (p.fault_injected)
+            note += note.empty() ? "fault injected" : "; fault injected";
+        if (p.link_set_down)
+            note += note.empty() ? "link set down" : "; link set down";
+        out += fmt::format("  {:>4}  {:<24} {:<8} {:<5} {:>9}  {}\n", p.health.port, p.name,
+                           snm::name_of(p.health.health), p.link_up ? "up" : "down", p.tx_refused, note);
+    }
+    const std::size_t shown = std::min<std::size_t>(f.events.size(), 8);
+    for (std::size_t i = f.events.size() - shown; i < f.events.size(); ++i) {
+        const auto& e = f.events[i];
+        out += fmt::format("  at {:.6f} s: port {}: {}: {}\n", e.t, e.port, e.what, e.detail);
+    }
+    return ok(out);
+}
+
+reply set_link(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto port = static_cast<std::uint16_t>(*cmd.arg("port").number);
+    const bool up = cmd.spec->name == "set link-up port";
+    ctx.target.set_port_link(port, up);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("port", unsigned{port}).member("link", up ? "up" : "down").end_object();
+        return ok(w.str());
+    }
+    return ok(fmt::format("port {}: link {}\n", port, up ? "up" : "down"));
+}
+
+reply port_fault(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto port = static_cast<std::uint16_t>(*cmd.arg("port").number);
+    const bool on = cmd.spec->name == "port fail";
+    ctx.target.set_port_fault(port, on);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("port", unsigned{port}).member("fault", on ? "injected" : "cleared").end_object();
+        return ok(w.str());
+    }
+    return ok(fmt::format("port {}: fault {}\n", port, on ? "injected" : "cleared"));
+}
+
+reply port_switchover(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto port = static_cast<std::uint16_t>(*cmd.arg("port").number);
+    ctx.target.switchover(port);
+    const failover_snapshot f = ctx.target.failover();
+    for (const auto& e : f.egresses) {
+        if (e.shadow != port)
+            continue; // after the swap, the old primary is the shadow
+        if (json_out(ctx, cmd)) {
+            json_writer w;
+            w.begin_object().member("egress", unsigned{e.port}).member("primary", unsigned{e.primary});
+            w.member("shadow", unsigned{e.shadow}).member("epoch", unsigned{e.epoch}).end_object();
+            return ok(w.str());
+        }
+        return ok(fmt::format("egress {}: primary port {}, shadow port {}\n", e.port, e.primary, e.shadow));
+    }
+    return ok({});
+}
+
 reply help(exec_context& ctx, const parsed_command& cmd);
 
 std::vector<command_spec> make_table()
@@ -578,6 +662,7 @@ std::vector<command_spec> make_table()
     const auto kw = [](std::string_view w) { return token_spec{k::keyword, w, {}, 0, 0, false}; };
     const token_spec port{k::port_or_all, "port", {}, 0, max_port_id, false};
     const token_spec client_id{k::number, "id", {}, 0, max_client_id, false};
+    const token_spec one_port{k::number, "port", {}, 0, max_port_id, false};
     return {
         {"show port stats", {kw("show"), kw("port"), kw("stats"), port},
          "per port packets and bytes received, transmitted, forwarded and dropped, since the last clear",
@@ -612,6 +697,22 @@ std::vector<command_spec> make_table()
         {"set policy", {kw("set"), kw("policy"), {k::choice, "policy", {"predictive", "reactive", "off"}, 0, 0, false}},
          "when the manager moves clients to their shadow: on a forecast, on a measured overload, or never",
          command_access::changing, false, set_policy},
+        {"show failover", {kw("show"), kw("failover")},
+         "failover: which port carries each egress's primary and shadow path, each port's health, recent events",
+         command_access::read_only, false, show_failover},
+        {"set link-down port", {kw("set"), kw("link-down"), kw("port"), one_port},
+         "set a port's link down (a virtual port's far end is cut too): a real failure for failover to find",
+         command_access::changing, false, set_link},
+        {"set link-up port", {kw("set"), kw("link-up"), kw("port"), one_port}, "set a port's link up again",
+         command_access::changing, false, set_link},
+        {"port fail", {kw("port"), kw("fail"), one_port},
+         "inject a silent fault: the port's queues stop moving packets and its link says nothing",
+         command_access::changing, false, port_fault},
+        {"port restore", {kw("port"), kw("restore"), one_port}, "clear a fault injected by port fail",
+         command_access::changing, false, port_fault},
+        {"port switchover", {kw("port"), kw("switchover"), one_port},
+         "planned: the egress whose primary is this port swaps its primary and shadow ports (lossless)",
+         command_access::changing, false, port_switchover},
         {"show drops", {kw("show"), kw("drops")}, "dropped packets by reason, all ports, since the last clear",
          command_access::read_only, false, show_drops},
         {"start", {kw("start")}, "resume forwarding", command_access::changing, false, start},

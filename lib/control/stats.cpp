@@ -193,6 +193,56 @@ void write_snm(json_writer& w, const snm_snapshot& s)
     w.end_object();
 }
 
+void write_failover(json_writer& w, const failover_snapshot& s)
+{
+    w.key("failover").begin_object();
+    w.member("mode", s.mode);
+    w.member("poll_us", s.poll_us);
+    w.member("max_poll_gap_us", s.max_poll_gap_us);
+    w.key("egresses").begin_array();
+    for (const auto& e : s.egresses) {
+        w.begin_object();
+        w.member("egress", unsigned{e.port});
+        w.member("home_shadow", unsigned{e.home_shadow});
+        w.member("primary", unsigned{e.primary});
+        w.member("shadow", unsigned{e.shadow});
+        w.member("epoch", unsigned{e.epoch});
+        w.member("down", e.down);
+        w.member("failovers", e.failovers);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("ports").begin_array();
+    for (const auto& p : s.ports) {
+        w.begin_object();
+        w.member("port", unsigned{p.health.port});
+        w.member("name", p.name);
+        w.member("health", snm::name_of(p.health.health));
+        w.member("reason", p.health.reason);
+        w.member("since_s", p.health.since_s);
+        w.member("spare", p.health.spare);
+        w.member("failures", p.health.failures);
+        w.member("holddown_s", p.health.holddown_s);
+        w.member("link_up", p.link_up);
+        w.member("fault_injected", p.fault_injected);
+        w.member("link_set_down", p.link_set_down);
+        w.member("wire_lost", p.wire_lost);
+        w.member("tx_refused", p.tx_refused);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("events").begin_array();
+    for (const auto& e : s.events)
+        w.begin_object()
+            .member("t", e.t)
+            .member("port", unsigned{e.port})
+            .member("what", e.what)
+            .member("detail", e.detail)
+            .end_object();
+    w.end_array();
+    w.end_object();
+}
+
 const char* policy_name(snm_policy p) noexcept
 {
     switch (p) {
@@ -220,6 +270,7 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.member("drops", p.drops_total());
         w.member("rx_bytes", p.rx_bytes);
         w.member("tx_bytes", p.tx_bytes);
+        w.member("tx_refused", p.tx_refused);
         w.key("dropped").begin_object();
         for (std::size_t r = 0; r < drop_reason_count; ++r)
             w.member(drop_reason_names[r], p.drops[r]);
@@ -312,6 +363,8 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
     w.end_object();
     if (s.manager)
         write_snm(w, *s.manager);
+    if (s.failover)
+        write_failover(w, *s.failover);
 
     if (s.traffic) {
         w.key("traffic").begin_object();

@@ -66,6 +66,9 @@ struct raw_options {
     std::string primary_capacity;
     std::string shadow_capacity;
     std::string shadow_reserve;
+    std::string spare_ports;
+    std::string traffic_ports;
+    std::string failover = "shadownet";
 };
 
 po::options_description make_description(app_config& c, raw_options& raw)
@@ -94,6 +97,8 @@ po::options_description make_description(app_config& c, raw_options& raw)
          "reserved shadow TX queues per port and transmitting lcore")
         ("shadow-ports", po::value(&raw.shadow_ports)->value_name("A:S,..."),
          "separate shadow ports: the shadow path of traffic leaving on A leaves on S")
+        ("spare-ports", po::value(&raw.spare_ports)->value_name("LIST"),
+         "transmit-only ports held in reserve: after a failover one becomes the new shadow")
         ("switch-grace-us", po::value(&c.switch_grace_us)->value_name("US"),
          "route switch: wait this long for a TX queue that cannot report it drained")
         ("rxd", po::value(&c.rxd)->value_name("N"), "RX descriptors per queue")
@@ -133,6 +138,8 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("traffic-clients", po::value(&c.traffic.clients)->value_name("N"), "distinct client source addresses")
         ("traffic-flows", po::value(&c.traffic.flows_per_client)->value_name("N"), "UDP flows per client")
         ("packet-size", po::value(&c.traffic.packet_size)->value_name("BYTES"), "frame size without FCS (60-1518)")
+        ("traffic-ports", po::value(&raw.traffic_ports)->value_name("LIST"),
+         "the ports the built-in traffic enters on (default: every polled port)")
         ("traffic-scenario", po::value(&c.traffic.scenario_file)->value_name("FILE"),
          "drive the virtual ports with a shadowgen scenario file (docs/generator.md) instead");
 
@@ -177,6 +184,22 @@ po::options_description make_description(app_config& c, raw_options& raw)
          "write per tick and client: demand, forecast, quantile, reservation, route (CSV)");
 
 
+    po::options_description failover("Failover (docs/resilience.md)");
+    failover.add_options()
+        ("failover", po::value(&raw.failover)->value_name("shadownet|bond|off"),
+         "who handles a failed port: the appliance (default), a net_bonding active-backup device per "
+         "primary and shadow port (for comparison), or nobody")
+        ("failover-poll-us", po::value(&c.failover.poll_us)->value_name("US"),
+         "how often the control loop checks link status and TX/RX counters")
+        ("failover-stall-ms", po::value(&c.failover.stall_ms)->value_name("MS"),
+         "TX refused with nothing taken this long: the port failed")
+        ("failover-rx-silence-ms", po::value(&c.failover.rx_silence_ms)->value_name("MS"),
+         "a port that was receiving and is silent this long failed (0: off)")
+        ("failover-holddown-ms", po::value(&c.failover.holddown_ms)->value_name("MS"),
+         "a failed port must be healthy this long before it returns")
+        ("failover-revert", po::value(&c.failover.revert)->value_name("BOOL"),
+         "a returning primary takes its role back (default: it stays the shadow)");
+
     po::options_description console("Console and control socket (docs/console.md)");
     console.add_options()
         ("interactive,i", po::bool_switch(&c.console.interactive), "open the interactive console on stdin")
@@ -196,7 +219,7 @@ po::options_description make_description(app_config& c, raw_options& raw)
          "append every changing command (who, when, what, result) to FILE");
 
     po::options_description all("shadownet [EAL arguments --] [options]");
-    all.add(run).add(ports).add(lcores).add(clients).add(traffic).add(snm).add(console);
+    all.add(run).add(ports).add(lcores).add(clients).add(traffic).add(snm).add(failover).add(console);
     return all;
 }
 
@@ -330,6 +353,32 @@ void validate(app_config& c, const raw_options& raw)
     if (c.snm.reserve_steps < 1 || c.snm.reserve_steps > 64)
         throw config_error(fmt::format("--reserve-steps: {} is not in 1-64", c.snm.reserve_steps));
     in_range(c.snm.scale_hook_timeout_s, 0.01, 3600, "--scale-hook-timeout");
+
+    if (raw.failover == "shadownet")
+        c.failover.mode = failover_mode::shadownet;
+    else if (raw.failover == "bond")
+        c.failover.mode = failover_mode::bond;
+    else if (raw.failover == "off")
+        c.failover.mode = failover_mode::off;
+    else
+        throw config_error(fmt::format("--failover: '{}' is not shadownet, bond or off", raw.failover));
+    in_range(c.failover.poll_us, 1, 1'000'000, "--failover-poll-us");
+    in_range(c.failover.stall_ms, 0.01, 60'000, "--failover-stall-ms");
+    in_range(c.failover.rx_silence_ms, 0, 60'000, "--failover-rx-silence-ms");
+    in_range(c.failover.holddown_ms, 0, 3'600'000, "--failover-holddown-ms");
+    const auto port_list = [](const std::string& text, const char* what) {
+        std::vector<std::uint16_t> out;
+        for (const unsigned p : parse_uint_list(text, what)) {
+            if (p >= 1024)
+                throw config_error(fmt::format("{}: port {} is out of range", what, p));
+            out.push_back(static_cast<std::uint16_t>(p));
+        }
+        return out;
+    };
+    if (!raw.spare_ports.empty())
+        c.spare_ports = port_list(raw.spare_ports, "--spare-ports");
+    if (!raw.traffic_ports.empty())
+        c.traffic.ports = port_list(raw.traffic_ports, "--traffic-ports");
     if (!c.snm.scale_hook.empty() && ::access(c.snm.scale_hook.c_str(), X_OK) != 0)
         throw config_error(fmt::format("--scale-hook: '{}' is not an executable", c.snm.scale_hook));
 }

@@ -154,8 +154,20 @@ forwarding_plan make_forwarding_plan(const app_config& cfg, std::span<const std:
             shadow_only.push_back(s.b);
     }
     plan.shadow_ports = cfg.shadow_ports;
+    // Spare ports: transmit-only too, in no role until a failover needs a new shadow.
+    for (const auto p : cfg.spare_ports) {
+        if (!is_ours(p))
+            throw config_error(fmt::format("--spare-ports: port {} is not an appliance port (ports: {})", p,
+                                           fmt::join(plan.ports, ",")));
+        if (std::find(shadow_only.begin(), shadow_only.end(), p) != shadow_only.end() ||
+            std::any_of(cfg.shadow_ports.begin(), cfg.shadow_ports.end(), [p](const port_pair& s) { return s.a == p; }))
+            throw config_error(fmt::format("--spare-ports: port {} already has a role in --shadow-ports", p));
+        if (std::find(plan.spare_ports.begin(), plan.spare_ports.end(), p) == plan.spare_ports.end())
+            plan.spare_ports.push_back(p);
+    }
     for (const auto p : plan.ports)
-        if (std::find(shadow_only.begin(), shadow_only.end(), p) == shadow_only.end())
+        if (std::find(shadow_only.begin(), shadow_only.end(), p) == shadow_only.end() &&
+            std::find(plan.spare_ports.begin(), plan.spare_ports.end(), p) == plan.spare_ports.end())
             plan.rx_ports.push_back(p);
     for (const auto& s : cfg.shadow_ports)
         if (std::find(shadow_only.begin(), shadow_only.end(), s.a) != shadow_only.end())
@@ -170,6 +182,8 @@ forwarding_plan make_forwarding_plan(const app_config& cfg, std::span<const std:
                                                    fmt::join(plan.ports, ",")));
                 if (std::find(shadow_only.begin(), shadow_only.end(), p) != shadow_only.end())
                     throw config_error(fmt::format("--port-pairs: port {} is a shadow port", p));
+                if (std::find(plan.spare_ports.begin(), plan.spare_ports.end(), p) != plan.spare_ports.end())
+                    throw config_error(fmt::format("--port-pairs: port {} is a spare port", p));
             }
         plan.pairs = cfg.port_pairs;
         for (const auto p : plan.rx_ports) {

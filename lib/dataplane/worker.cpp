@@ -54,6 +54,9 @@ std::uint64_t egress_mark(const lcore_conf& conf, std::uint16_t port, std::uint1
 bool drained(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, std::uint64_t mark,
              std::uint64_t now) noexcept
 {
+    // What was sent to a port out of service is lost with it (egress.hpp).
+    if ((conf.egress->flags(port) & port_tx_out) != 0)
+        return true;
     const egress_probe& p = (*conf.probes)[port][queue];
     switch (p.how) {
     case egress_probe::kind::immediate:
@@ -123,10 +126,19 @@ std::uint16_t meter(const lcore_conf& conf, std::uint16_t port, rte_mbuf** pkts,
 void send(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts, std::uint32_t* clients,
           std::uint16_t* in_ports, path via, std::uint16_t n, std::uint64_t now) noexcept
 {
+    const std::uint8_t flags = conf.egress->flags(port);
+    if ((flags & port_tx_out) != 0) {
+        // The port failed after these were classified (held packets, the
+        // old egress of a client that could not wait): they would be lost there.
+        for (std::uint16_t i = 0; i < n; ++i)
+            drop(conf, pkts[i], in_ports[i], clients[i], drop_reason::port_down);
+        return;
+    }
     n = meter(conf, port, pkts, clients, in_ports, via, n, now);
     if (n == 0)
         return;
-    const std::uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
+    // An injected fault (`port fail`) is a queue that takes nothing.
+    const std::uint16_t sent = (flags & port_tx_stuck) != 0 ? 0 : rte_eth_tx_burst(port, queue, pkts, n);
     const std::uint64_t mark = egress_mark(conf, port, queue, now);
     const auto p = static_cast<std::size_t>(via);
     std::uint64_t bytes = 0;
@@ -152,6 +164,8 @@ void send(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, rte_m
     port_counters& out = conf.counters->port[port];
     out.tx_packets.add(sent);
     out.tx_bytes.add(bytes);
+    if (sent < n)
+        out.tx_refused.add(n - sent); // failover's evidence of a queue that does not drain
     for (std::uint16_t i = sent; i < n; ++i)
         drop(conf, pkts[i], in_ports[i], clients[i], drop_reason::tx_full);
 }
@@ -206,21 +220,33 @@ path path_of_queue(const lcore_conf& conf, std::uint16_t queue) noexcept
                                                                                                   : path::primary;
 }
 
-bool resolve(const lcore_conf& conf, const route& r, std::uint16_t in_port, std::uint16_t& port,
-             std::uint16_t& queue) noexcept
+enum class resolved : std::uint8_t { ok, no_route, port_down };
+
+// The egress (port, queue) of a packet of route r that came in on in_port,
+// through its logical egress's current roles (egress.hpp), and the epoch the
+// switch protocol compares: the route's plus the roles'.
+resolved resolve(const lcore_conf& conf, const route& r, std::uint16_t in_port, std::uint16_t& port,
+                 std::uint16_t& queue, std::uint16_t& epoch) noexcept
 {
+    const std::uint16_t logical = conf.peer[in_port];
+    if (logical >= max_ports)
+        return resolved::no_route;
+    const egress_role role = conf.egress->role(logical);
+    epoch = static_cast<std::uint16_t>(r.epoch + role.epoch);
     if (r.via == path::primary) {
-        port = r.port != route_default_port ? r.port : conf.peer[in_port];
+        port = r.port != route_default_port ? r.port : role.primary;
         queue = conf.primary_txq;
     } else {
-        port = r.port != route_default_port ? r.port : conf.shadow_peer[in_port];
+        port = r.port != route_default_port ? r.port : role.shadow;
         if (port >= max_ports)
-            return false;
+            return resolved::no_route;
         queue = conf.shadow_txq_count > 0 && conf.has_shadow_txq[port]
                     ? static_cast<std::uint16_t>(conf.shadow_txq_base + r.queue % conf.shadow_txq_count)
                     : conf.primary_txq;
     }
-    return port < max_ports;
+    if (port >= max_ports)
+        return resolved::no_route;
+    return (conf.egress->flags(port) & port_tx_out) != 0 ? resolved::port_down : resolved::ok;
 }
 
 // Sends one held packet at once (the hold queue is the rare path).
@@ -260,25 +286,26 @@ void egress_one(const lcore_conf& conf, lcore_state& st, tx_batch& batch, rte_mb
 {
     std::uint16_t port = 0;
     std::uint16_t queue = 0;
-    if (!resolve(conf, r, in_port, port, queue)) {
-        drop(conf, m, in_port, r.client, drop_reason::no_route);
+    std::uint16_t epoch = 0;
+    if (const resolved how = resolve(conf, r, in_port, port, queue, epoch); how != resolved::ok) {
+        drop(conf, m, in_port, r.client, how == resolved::port_down ? drop_reason::port_down : drop_reason::no_route);
         return;
     }
     client_egress& ce = conf.clients_egress[r.client];
     const bool same_egress = ce.valid && ce.port == port && ce.queue == queue;
     if (!ce.valid) {
-        ce = client_egress{0, r.epoch, static_cast<std::uint8_t>(port), static_cast<std::uint8_t>(queue), 0, 1, 0};
-    } else if (ce.held == 0 && (ce.epoch == r.epoch || same_egress)) {
-        ce.epoch = r.epoch;
+        ce = client_egress{0, epoch, static_cast<std::uint8_t>(port), static_cast<std::uint8_t>(queue), 0, 1, 0};
+    } else if (ce.held == 0 && (ce.epoch == epoch || same_egress)) {
+        ce.epoch = epoch;
     } else if (ce.held == 0 && batch.find(ce.port, ce.queue) == nullptr &&
                drained(conf, ce.port, ce.queue, ce.mark, now)) {
-        ce.epoch = r.epoch;
+        ce.epoch = epoch;
         ce.port = static_cast<std::uint8_t>(port);
         ce.queue = static_cast<std::uint8_t>(queue);
         conf.counters->switches.add(1);
     } else if (st.hold_count < hold_capacity) {
         st.hold[st.hold_count++] =
-            hold_entry{m, r.client, r.epoch, in_port, static_cast<std::uint8_t>(port), static_cast<std::uint8_t>(queue),
+            hold_entry{m, r.client, epoch, in_port, static_cast<std::uint8_t>(port), static_cast<std::uint8_t>(queue),
                        r.via, now};
         ++ce.held;
         return;
@@ -391,9 +418,13 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
                               std::array<std::uint32_t, max_burst>& hashes, unsigned& n_out,
                               std::uint64_t now) noexcept
 {
+    n_out = 0;
+    // A failed or faulted port delivers nothing; not touching it also keeps
+    // the lcore out of a driver that is tearing the port down (memif).
+    if ((conf.egress->flags(q.port) & port_rx_off) != 0)
+        return 0;
     std::array<rte_mbuf*, max_burst> pkts;
     const std::uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts.data(), conf.burst);
-    n_out = 0;
     if (n == 0)
         return 0;
     rcu_online(conf, st);

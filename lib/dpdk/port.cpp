@@ -109,6 +109,11 @@ void port::stop() noexcept
     started_ = false;
 }
 
+int port::set_link(bool up) noexcept
+{
+    return up ? rte_eth_dev_set_link_up(id_) : rte_eth_dev_set_link_down(id_);
+}
+
 link_info port::link() const noexcept
 {
     rte_eth_link l{};

@@ -5,6 +5,9 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <array>
 
 #include "shadownet/core/error.hpp"
 
@@ -86,6 +89,20 @@ unsigned vcable::pending_to_b() const noexcept
     unsigned n = 0;
     for (const auto& r : to_b_)
         n += r.count();
+    return n;
+}
+
+unsigned vcable::discard_to_b() noexcept
+{
+    unsigned n = 0;
+    std::array<void*, 64> pkts;
+    for (auto& r : to_b_) {
+        unsigned got = 0;
+        while ((got = rte_ring_dequeue_burst(r.get(), pkts.data(), pkts.size(), nullptr)) > 0) {
+            rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(pkts.data()), got);
+            n += got;
+        }
+    }
     return n;
 }
 

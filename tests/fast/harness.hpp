@@ -110,10 +110,11 @@ public:
         conf.role = dataplane::lcore_role::rtc;
         conf.rx = {{c0.side_a(), 0}, {c1.side_a(), 0}};
         conf.peer.fill(dataplane::no_port);
-        conf.shadow_peer.fill(dataplane::no_port);
         conf.peer[c0.side_a()] = c1.side_a();
         conf.peer[c1.side_a()] = c0.side_a();
-        conf.shadow_peer = conf.peer;
+        for (const auto p : {c0.side_a(), c1.side_a()})
+            roles.set_role(p, {static_cast<std::uint8_t>(p), static_cast<std::uint8_t>(p), 0});
+        conf.egress = &roles;
         conf.primary_txq = 0;
         conf.shadow_txq_base = 1;
         conf.shadow_txq_count = shadow;
@@ -204,6 +205,7 @@ public:
     dpdk::ring connect;
     std::vector<dpdk::port> ports;
     std::unique_ptr<dataplane::egress_probe_table> probes;
+    dataplane::egress_table roles; // logical egress = physical port, each its own shadow (its shadow queues)
     std::unique_ptr<dataplane::client_lcore_stats[]> stats;
     std::unique_ptr<dataplane::client_egress[]> egress;
     std::unique_ptr<dataplane::lcore_state> state;

@@ -2,6 +2,7 @@
 // against a fake target, every show's JSON form parsed back, scripts.
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <boost/property_tree/json_parser.hpp>
@@ -139,6 +140,51 @@ public:
         return m;
     }
     void set_policy(snm_policy p) override { policy = p; }
+    // Failover: the real decision logic (pure) behind a port 1 with shadow port 2.
+    failover_snapshot failover() override
+    {
+        failover_snapshot f;
+        f.mode = "shadownet";
+        f.poll_us = 100;
+        f.egresses = fo.egresses();
+        for (const auto& h : fo.ports()) {
+            failover_port_status st;
+            st.health = h;
+            st.name = "net_ring_vport" + std::to_string(h.port);
+            st.link_up = !links_down.count(h.port);
+            st.fault_injected = faults.count(h.port) > 0;
+            f.ports.push_back(st);
+        }
+        f.events = fo.events();
+        return f;
+    }
+    void set_port_link(std::uint16_t port, bool up) override
+    {
+        if (port > 2)
+            throw std::out_of_range("port " + std::to_string(port) + " is not an appliance port");
+        if (port == 0)
+            throw std::runtime_error("port 0 (net_null0): the driver cannot set its link down");
+        if (up)
+            links_down.erase(port);
+        else
+            links_down.insert(port);
+    }
+    void set_port_fault(std::uint16_t port, bool on_) override
+    {
+        if (port > 2)
+            throw std::out_of_range("port " + std::to_string(port) + " is not an appliance port");
+        if (on_)
+            faults.insert(port);
+        else
+            faults.erase(port);
+    }
+    void switchover(std::uint16_t port) override
+    {
+        // The ports come up first, as the appliance's monitor would see them.
+        const std::vector<snm::port_sample> up{{1, true, 0, 0, 0, false, false, {}}, {2, true, 0, 0, 0, false, false, {}}};
+        fo.observe(1.0, up);
+        fo.switchover(2.0, port);
+    }
     bool forwarding() const override { return on; }
     bool set_forwarding(bool v) override { return std::exchange(on, v); }
     void request_quit() override { quit = true; }
@@ -151,6 +197,8 @@ public:
     bool quit = false;
     bool no_shadow = false;
     snm_policy policy = snm_policy::predictive;
+    snm::failover fo{snm::failover_config{}, {{1, 2}, {0, 0}}, {}};
+    std::set<std::uint16_t> links_down, faults;
 };
 
 parsed_command parse_ok(std::string_view line)
@@ -207,7 +255,10 @@ TEST(command_grammar, every_command_in_the_table_parses_from_its_usage)
         {"show drops", "show drops"},                   {"start", "start"},
         {"stop", "stop"},                               {"load", "load /tmp/x.cmd"},
         {"wait", "wait 100"},                           {"quit", "quit"},
-        {"help", "help show port"},
+        {"help", "help show port"},                     {"show failover", "show failover"},
+        {"set link-down port", "set link-down port 1"}, {"set link-up port", "set link-up port 1"},
+        {"port fail", "port fail 1"},                   {"port restore", "port restore 1"},
+        {"port switchover", "port switchover 1"},
     };
     for (const auto& spec : command_table()) {
         const auto it = examples.find(std::string(spec.name));
@@ -415,6 +466,48 @@ TEST(command_actions, shadow_manager_policy_scores_and_client_forecast)
     EXPECT_TRUE(has(one, "profile: bursty")) << one;
     EXPECT_TRUE(has(one, "route at 2.5 s: shadow (predicted primary over high watermark)")) << one;
     EXPECT_FALSE(has(run(t, "show client 2").text, "profile:"));
+}
+
+TEST(command_actions, failover_roles_faults_and_switchover)
+{
+    fake_target t;
+    auto doc = json_of(t, "show failover json");
+    EXPECT_EQ(doc.get<std::string>("failover.mode"), "shadownet");
+    ASSERT_EQ(doc.get_child("failover.egresses").size(), 2U);
+    EXPECT_EQ(doc.get_child("failover.egresses").front().second.get<unsigned>("primary"), 1U);
+    EXPECT_EQ(doc.get_child("failover.egresses").front().second.get<unsigned>("shadow"), 2U);
+    auto text = run(t, "show failover").text;
+    EXPECT_TRUE(has(text, "egress")) << text;
+
+    // A planned switchover answers with the egress's new roles.
+    doc = json_of(t, "port switchover 1 json");
+    EXPECT_EQ(doc.get<unsigned>("egress"), 1U);
+    EXPECT_EQ(doc.get<unsigned>("primary"), 2U);
+    EXPECT_EQ(doc.get<unsigned>("shadow"), 1U);
+    EXPECT_EQ(doc.get<unsigned>("epoch"), 1U);
+    text = run(t, "show failover").text;
+    EXPECT_TRUE(has(text, "switchover")) << text;
+    // Port 0 is its own shadow (its queues): nothing to switch to, and the reply says why.
+    auto r = run(t, "port switchover 0");
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(has(r.text, "port switchover") && has(r.text, "own queues")) << r.text;
+    r = run(t, "port switchover 2");
+    EXPECT_TRUE(r.ok) << r.text; // port 2 is the primary now: back again
+    EXPECT_FALSE(run(t, "port switchover 7").ok);
+
+    EXPECT_TRUE(has(run(t, "set link-down port 1").text, "port 1: link down"));
+    EXPECT_EQ(t.links_down.count(1), 1U);
+    EXPECT_EQ(json_of(t, "set link-up port 1 json").get<std::string>("link"), "up");
+    EXPECT_EQ(t.links_down.count(1), 0U);
+    r = run(t, "set link-down port 0");
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(has(r.text, "cannot set its link")) << r.text;
+    EXPECT_FALSE(run(t, "set link-down port 9").ok);
+    EXPECT_EQ(json_of(t, "port fail 2 json").get<std::string>("fault"), "injected");
+    EXPECT_EQ(t.faults.count(2), 1U);
+    EXPECT_TRUE(has(run(t, "show failover").text, "fault injected"));
+    EXPECT_TRUE(has(run(t, "port restore 2").text, "fault cleared"));
+    EXPECT_EQ(t.faults.count(2), 0U);
 }
 
 TEST(command_actions, start_stop_quit_help)

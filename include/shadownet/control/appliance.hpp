@@ -14,6 +14,7 @@
 // (whose rings back the virtual ports) freed, then tables and mempools.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -28,12 +29,14 @@
 #include "shadownet/core/config.hpp"
 #include "shadownet/core/plan.hpp"
 #include "shadownet/dataplane/client_table.hpp"
+#include "shadownet/dataplane/egress.hpp"
 #include "shadownet/dataplane/worker.hpp"
 #include "shadownet/dpdk/mempool.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/dpdk/ring.hpp"
 #include "shadownet/dpdk/vcable.hpp"
 #include "shadownet/gen/engine.hpp"
+#include "shadownet/snm/failover.hpp"
 #include "shadownet/snm/history.hpp"
 #include "shadownet/snm/manager.hpp"
 #include "shadownet/snm/scaler.hpp"
@@ -72,7 +75,24 @@ public:
     // client): the manager sends them to the shadow while a flood of new
     // sources constrains a primary. Lossless and in order like any route.
     void set_newcomer_path(dataplane::path via);
-    // Where scaling (and later failover) events are written besides the
+    // Failover (docs/resilience.md).
+    // Sets a port's link down or up, as testpmd's `set link-down port` does
+    // (rte_eth_dev_set_link_down/up); on a virtual port the far end's wire is
+    // cut as well (what the port sends is lost). Throws std::out_of_range for
+    // an unknown port, std::runtime_error when the driver cannot.
+    void set_port_link(std::uint16_t port, bool up);
+    // An injected fault (`port fail`): the port's TX queues take nothing and
+    // its RX queues deliver nothing, with no link signal — found only by its
+    // traffic. Throws std::out_of_range for an unknown port.
+    void set_port_fault(std::uint16_t port, bool on);
+    // Planned: the egress whose primary is `port` swaps its primary and shadow
+    // ports, drained like any route switch (nothing lost). Throws
+    // std::invalid_argument with the reason when it cannot.
+    void switchover(std::uint16_t port);
+    [[nodiscard]] failover_snapshot failover_view() const;
+    [[nodiscard]] const dataplane::egress_table& egress_roles() const noexcept { return *egress_; }
+
+    // Where scaling and failover events are written besides the
     // summary: run.cpp points it at the audit log.
     void set_event_sink(std::function<void(const std::string& action, const std::string& result)> sink)
     {
@@ -140,6 +160,19 @@ private:
     }
     void setup_lcores();
     void setup_probes();
+    void setup_failover();
+    // Every --failover-poll-us: samples the watched ports, applies what the
+    // failover logic decides. Returns true when it looked.
+    bool monitor_ports();
+    void apply_failover(const snm::failover_update& u);
+    void report_failover(const snm::failover_event& e);
+    void refresh_port_flags(std::uint16_t port);
+    [[nodiscard]] const dpdk::port* find_port(std::uint16_t id) const noexcept;
+    [[nodiscard]] dpdk::port* find_port(std::uint16_t id) noexcept;
+    [[nodiscard]] dpdk::vcable* cable_of(std::uint16_t side_a) const noexcept;
+    // The built-in traffic's receive side; cut cables lose what was sent into them first.
+    void receive_traffic();
+    void discard_cut_cables();
 
     app_config cfg_;
     forwarding_plan plan_;
@@ -177,6 +210,23 @@ private:
     std::unordered_set<std::string> known_keys_;  // clients the history knows: only those are looked up
     std::atomic<std::uint64_t> miss_route_{dataplane::route{}.pack()}; // control stores, lcores load (relaxed)
     std::ofstream snm_log_;
+
+    // Failover: the fast path's roles and port flags (control writes, lcores
+    // read, egress.hpp); the logic that decides them; the appliance's own
+    // knowledge of faults it was asked to make. Control lcore only.
+    std::unique_ptr<dataplane::egress_table> egress_;
+    std::unique_ptr<snm::failover> failover_;
+    struct port_fault_state {
+        bool out_of_service = false; // failover's decision
+        bool injected = false;       // `port fail`
+        bool link_set_down = false;  // `set link-down port`
+        double fault_since = -1;     // when the operator made the fault (for detection times)
+        std::uint64_t wire_lost = 0; // virtual ports: what their cut cable lost
+    };
+    std::array<port_fault_state, dataplane::max_ports> faults_{};
+    std::chrono::steady_clock::time_point next_failover_poll_{};
+    std::chrono::steady_clock::time_point last_failover_poll_{};
+    double max_poll_gap_s_ = 0;
 
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
     std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone

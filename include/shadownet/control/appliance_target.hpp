@@ -41,6 +41,10 @@ public:
     }
     [[nodiscard]] snm_snapshot snm() override { return app_.snm_view(); }
     void set_policy(snm_policy p) override { app_.set_policy(p); }
+    [[nodiscard]] failover_snapshot failover() override { return app_.failover_view(); }
+    void set_port_link(std::uint16_t port, bool up) override { app_.set_port_link(port, up); }
+    void set_port_fault(std::uint16_t port, bool on) override { app_.set_port_fault(port, on); }
+    void switchover(std::uint16_t port) override { app_.switchover(port); }
     [[nodiscard]] bool forwarding() const override { return app_.forwarding(); }
     bool set_forwarding(bool on) override { return app_.set_forwarding(on); }
     void request_quit() override { quit_.store(true, std::memory_order_relaxed); }

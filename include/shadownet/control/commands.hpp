@@ -145,6 +145,14 @@ public:
     virtual route_change set_client_route(std::uint32_t id, dataplane::path via) = 0;
     [[nodiscard]] virtual snm_snapshot snm() = 0;
     virtual void set_policy(snm_policy p) = 0;
+    // Failover (docs/resilience.md): roles, port health, events.
+    [[nodiscard]] virtual failover_snapshot failover() = 0;
+    // Throws std::out_of_range (unknown port) or std::runtime_error (the driver cannot).
+    virtual void set_port_link(std::uint16_t port, bool up) = 0;
+    // Throws std::out_of_range for an unknown port.
+    virtual void set_port_fault(std::uint16_t port, bool on) = 0;
+    // Throws std::invalid_argument with the reason it cannot.
+    virtual void switchover(std::uint16_t port) = 0;
     [[nodiscard]] virtual bool forwarding() const = 0;
     // Returns whether forwarding was on before.
     virtual bool set_forwarding(bool on) = 0;

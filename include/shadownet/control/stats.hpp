@@ -14,6 +14,7 @@
 #include "shadownet/dataplane/counters.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/engine.hpp"
+#include "shadownet/snm/failover.hpp"
 #include "shadownet/snm/manager.hpp"
 #include "shadownet/snm/scaler.hpp"
 
@@ -23,6 +24,7 @@ struct port_snapshot {
     std::uint16_t id = 0;
     std::string name;
     std::uint64_t rx = 0, tx = 0, forwarded = 0, rx_bytes = 0, tx_bytes = 0;
+    std::uint64_t tx_refused = 0; // offered to its TX queues and not taken (dropped, tx_full)
     std::array<std::uint64_t, dataplane::drop_reason_count> drops{};
     dpdk::port_hw_stats hw;
 
@@ -52,6 +54,27 @@ struct snm_snapshot {
     std::vector<snm::port_view> ports;
     std::vector<snm::port_scaling> scaling;
     std::vector<snm::scale_event> scale_events;
+};
+
+// Failover (docs/resilience.md): who carries each egress now, each watched
+// port's health, and what happened.
+struct failover_port_status {
+    snm::failover_port_view health;
+    std::string name;
+    bool link_up = false;          // as the driver says now
+    bool fault_injected = false;   // `port fail`: its queues take nothing
+    bool link_set_down = false;    // `set link-down port`: down on the operator's word
+    std::uint64_t wire_lost = 0;   // virtual ports: what their cut cable lost while the link was set down
+    std::uint64_t tx_refused = 0;
+};
+
+struct failover_snapshot {
+    std::string mode;              // shadownet, bond, off
+    double poll_us = 0;            // configured
+    double max_poll_gap_us = 0;    // measured: the longest time between two looks at the ports
+    std::vector<snm::egress_view> egresses;
+    std::vector<failover_port_status> ports;
+    std::vector<snm::failover_event> events; // oldest first
 };
 
 struct clients_snapshot {
@@ -114,6 +137,7 @@ struct stats_snapshot {
     std::vector<std::pair<std::string, unsigned>> rings; // hand-off rings: name, packets waiting
     std::optional<snm_snapshot> manager;
     shadow_view shadow;
+    std::optional<failover_snapshot> failover;
 
     [[nodiscard]] std::uint64_t rx() const noexcept;
     [[nodiscard]] std::uint64_t tx() const noexcept;
@@ -136,5 +160,7 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
 void write_snm_client(json_writer& w, const snm::client_view& v);
 void write_snm(json_writer& w, const snm_snapshot& s);
 const char* policy_name(snm_policy p) noexcept;
+// A "failover" member: roles, port health, events (summary, console, telemetry).
+void write_failover(json_writer& w, const failover_snapshot& s);
 
 } // namespace shadownet::control

@@ -24,6 +24,7 @@ struct builtin_traffic_config {
     std::uint32_t flows_per_client = 4;
     std::uint16_t packet_size = 64; // frame size without FCS, 60..1518
     std::string scenario_file;      // a shadowgen scenario instead of the constant rate above
+    std::vector<std::uint16_t> ports; // the appliance ports it enters on; empty: every polled port
 };
 
 enum class forwarding_mode : std::uint8_t { rtc, pipeline };
@@ -82,6 +83,22 @@ struct snm_config {
     double history_flush_s = 1.0;   // a kill -9 loses at most about this much history
 };
 
+// Failover (docs/resilience.md): how a failed port is detected and who takes over.
+enum class failover_mode : std::uint8_t {
+    shadownet, // the appliance's own: detection in the control loop, roles switched in the fast path
+    bond,      // baseline for comparison: each primary and its shadow port under a net_bonding active-backup device
+    off,
+};
+
+struct failover_config_options {
+    failover_mode mode = failover_mode::shadownet;
+    double poll_us = 100;        // how often the control loop looks at link status and TX/RX counters
+    double stall_ms = 1;         // TX refused and nothing taken this long: the port failed
+    double rx_silence_ms = 0;    // a receiving port silent this long failed (0: off)
+    double holddown_ms = 1000;   // a failed port healthy this long returns (as the shadow)
+    bool revert = false;         // ... and takes its primary role back
+};
+
 // The operator surfaces: console, scripts, control socket (docs/console.md).
 struct console_config {
     bool interactive = false;    // -i: the rte_cmdline console on stdin
@@ -108,6 +125,7 @@ struct app_config {
     std::uint16_t rxq = 0;          // RX queues per port; 0: enough for every forwarding lcore
     std::uint16_t shadow_txq = 1;   // reserved shadow TX queues per port and transmitting lcore, idle until a client is routed there
     std::vector<port_pair> shadow_ports; // a:b: the shadow path of traffic leaving on a leaves on b instead
+    std::vector<std::uint16_t> spare_ports; // transmit-only ports held in reserve: a new shadow after a failover
     double switch_grace_us = 100;   // route switch: how long to wait for a TX queue that cannot say it drained
     std::uint16_t rxd = 1024;
     std::uint16_t txd = 1024;
@@ -124,6 +142,7 @@ struct app_config {
     builtin_traffic_config traffic;
 
     snm_config snm;
+    failover_config_options failover;
     console_config console;
 };
 

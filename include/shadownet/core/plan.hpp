@@ -35,6 +35,7 @@ struct forwarding_plan {
     std::vector<std::uint16_t> rx_ports;     // the paired ports: the ones that are polled
     std::vector<port_pair> pairs;
     std::vector<port_pair> shadow_ports;     // a:s, traffic leaving on a takes s on the shadow path
+    std::vector<std::uint16_t> spare_ports;  // transmit-only, held in reserve for failover
     std::vector<unsigned> fwd_lcores;        // every forwarding lcore (may be just the main lcore)
     bool main_forwards = false;
     std::vector<unsigned> rx_lcores;         // lcores that poll RX queues (rtc: all of fwd_lcores)

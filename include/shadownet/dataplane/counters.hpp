@@ -37,6 +37,7 @@ struct port_counters {
     relaxed_counter tx_packets; // transmitted on this port
     relaxed_counter tx_bytes;
     relaxed_counter forwarded;  // received on this port and transmitted (on any port)
+    relaxed_counter tx_refused; // offered to this port's TX queues and not taken (counted as drops on their ingress port)
     std::array<relaxed_counter, drop_reason_count> drops; // received on this port and dropped
 };
 

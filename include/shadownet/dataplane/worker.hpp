@@ -34,6 +34,7 @@
 #include "shadownet/dataplane/client_key.hpp"
 #include "shadownet/dataplane/client_table.hpp"
 #include "shadownet/dataplane/counters.hpp"
+#include "shadownet/dataplane/egress.hpp"
 #include "shadownet/dataplane/route.hpp"
 
 namespace shadownet::dataplane {
@@ -83,8 +84,10 @@ struct lcore_conf {
     std::vector<rx_queue_ref> rx;                    // rtc and rx lcores
     std::vector<rte_ring*> handoff_out;              // rx lcores: one ring per worker, in worker order
     std::vector<rte_ring*> handoff_in;               // workers: one ring per rx lcore
-    std::array<std::uint16_t, max_ports> peer{};     // primary egress by ingress port; no_port: none
-    std::array<std::uint16_t, max_ports> shadow_peer{}; // shadow egress by ingress port
+    std::array<std::uint16_t, max_ports> peer{};     // logical egress by ingress port; no_port: none
+    // Which physical ports carry each logical egress's primary and shadow
+    // path, and each port's health (egress.hpp). Control writes, lcores read.
+    const egress_table* egress = nullptr;
     std::uint16_t primary_txq = 0;                   // this lcore's primary TX queue on every port
     std::uint16_t shadow_txq_base = 0;               // this lcore's shadow TX queues on every port
     std::uint16_t shadow_txq_count = 0;

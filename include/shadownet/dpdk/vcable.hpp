@@ -37,6 +37,10 @@ public:
     // Packets waiting to be received by A (all of A's RX rings).
     [[nodiscard]] unsigned pending_to_a() const noexcept;
     [[nodiscard]] unsigned pending_to_b() const noexcept;
+    // A cut cable: frees what A sent and B has not received yet (lost on the
+    // wire). Only on the thread that receives on side B (it is the rings' one
+    // consumer). Returns the packets freed.
+    unsigned discard_to_b() noexcept;
 
 private:
     std::string name_;

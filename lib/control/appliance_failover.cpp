@@ -1,0 +1,226 @@
+// The appliance's side of failover (docs/resilience.md): it samples the
+// ports, lets snm::failover decide, and stores the decisions into the fast
+// path's egress table. Everything here runs on the control lcore.
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "shadownet/control/appliance.hpp"
+
+namespace shadownet::control {
+
+namespace {
+
+const char* mode_name(failover_mode m) noexcept
+{
+    switch (m) {
+    case failover_mode::shadownet: return "shadownet";
+    case failover_mode::bond: return "bond";
+    case failover_mode::off: return "off";
+    }
+    return "?";
+}
+
+} // namespace
+
+void appliance::setup_failover()
+{
+    egress_ = std::make_unique<dataplane::egress_table>();
+    // One egress per port a pair forwards to, with the shadow the plan gives it.
+    std::vector<snm::egress_def> defs;
+    for (const auto in : plan_.rx_ports) {
+        const std::uint16_t out = plan_.peer_of(in);
+        if (std::none_of(defs.begin(), defs.end(), [out](const snm::egress_def& d) { return d.port == out; }))
+            defs.push_back({out, plan_.shadow_peer_of(in)});
+    }
+    snm::failover_config fc;
+    fc.enabled = cfg_.failover.mode == failover_mode::shadownet;
+    fc.stall_s = cfg_.failover.stall_ms * 1e-3;
+    fc.rx_silence_s = cfg_.failover.rx_silence_ms * 1e-3;
+    fc.holddown_s = cfg_.failover.holddown_ms * 1e-3;
+    fc.revert = cfg_.failover.revert;
+    failover_ = std::make_unique<snm::failover>(fc, std::move(defs), plan_.spare_ports);
+    for (const auto& r : failover_->initial_roles())
+        egress_->set_role(r.egress, {static_cast<std::uint8_t>(r.primary), static_cast<std::uint8_t>(r.shadow), r.epoch});
+}
+
+const dpdk::port* appliance::find_port(std::uint16_t id) const noexcept
+{
+    for (const auto& p : ports_)
+        if (p.id() == id)
+            return &p;
+    return nullptr;
+}
+
+dpdk::port* appliance::find_port(std::uint16_t id) noexcept
+{
+    for (auto& p : ports_)
+        if (p.id() == id)
+            return &p;
+    return nullptr;
+}
+
+dpdk::vcable* appliance::cable_of(std::uint16_t side_a) const noexcept
+{
+    for (const auto& c : cables_)
+        if (c->side_a() == side_a)
+            return c.get();
+    return nullptr;
+}
+
+bool appliance::monitor_ports()
+{
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_failover_poll_)
+        return false;
+    if (last_failover_poll_.time_since_epoch().count() != 0)
+        max_poll_gap_s_ = std::max(max_poll_gap_s_, std::chrono::duration<double>(now - last_failover_poll_).count());
+    last_failover_poll_ = now;
+    next_failover_poll_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(cfg_.failover.poll_us * 1e-6));
+    const double t = uptime_s();
+    const bool forwarding_on = forwarding();
+    std::vector<snm::port_sample> samples;
+    samples.reserve(failover_->watched().size());
+    for (const auto id : failover_->watched()) {
+        const dpdk::port* p = find_port(id);
+        if (p == nullptr)
+            continue;
+        snm::port_sample s;
+        s.port = id;
+        s.link_up = p->link().up;
+        for (const auto& slot : lcores_) {
+            const auto& pc = counters_[slot.conf.lcore_id].port[id];
+            s.tx_packets += pc.tx_packets.read();
+            s.tx_refused += pc.tx_refused.read();
+            s.rx_packets += pc.rx_packets.read();
+        }
+        const auto& f = faults_[id];
+        s.rx_expected = forwarding_on && (egress_->flags(id) & dataplane::port_rx_off) == 0 &&
+                        std::find(plan_.rx_ports.begin(), plan_.rx_ports.end(), id) != plan_.rx_ports.end();
+        s.faulted = f.injected;
+        if (f.fault_since >= 0)
+            s.fault_since = f.fault_since;
+        samples.push_back(s);
+    }
+    const auto u = failover_->observe(t, samples);
+    if (!u.empty())
+        apply_failover(u);
+    return true;
+}
+
+void appliance::apply_failover(const snm::failover_update& u)
+{
+    for (const auto& r : u.roles)
+        egress_->set_role(r.egress,
+                          {static_cast<std::uint8_t>(r.primary), static_cast<std::uint8_t>(r.shadow), r.epoch});
+    for (const auto& [port, out] : u.out_of_service) {
+        faults_[port].out_of_service = out;
+        refresh_port_flags(port);
+    }
+    for (const auto& e : u.events)
+        report_failover(e);
+}
+
+void appliance::report_failover(const snm::failover_event& e)
+{
+    if (!cfg_.quiet)
+        fmt::print(stderr, "shadownet: failover: {:.6f} s: port {}: {}: {}\n", e.t, e.port, e.what, e.detail);
+    if (event_sink_)
+        event_sink_(fmt::format("failover {} port {}", e.what, e.port), e.detail);
+}
+
+void appliance::refresh_port_flags(std::uint16_t port)
+{
+    const auto& f = faults_[port];
+    std::uint8_t flags = 0;
+    if (f.out_of_service)
+        flags |= dataplane::port_tx_out | dataplane::port_rx_off;
+    if (f.injected)
+        flags |= dataplane::port_tx_stuck | dataplane::port_rx_off;
+    if (f.link_set_down)
+        flags |= dataplane::port_rx_off; // a port whose link is down delivers nothing
+    egress_->set_flags(port, flags);
+}
+
+void appliance::set_port_link(std::uint16_t port, bool up)
+{
+    dpdk::port* p = find_port(port);
+    if (p == nullptr)
+        throw std::out_of_range(fmt::format("port {} is not an appliance port", port));
+    if (const int rc = p->set_link(up); rc != 0)
+        throw std::runtime_error(fmt::format("port {} ({}): the driver cannot set its link {} ({}){}", port, p->name(),
+                                             up ? "up" : "down", rc == -ENOTSUP ? "not supported" : std::to_string(rc),
+                                             up ? "" : fmt::format("; `port fail {}` injects a fault instead", port)));
+    auto& f = faults_[port];
+    f.link_set_down = !up;
+    f.fault_since = up ? -1 : uptime_s();
+    refresh_port_flags(port);
+    failover_->log(uptime_s(), port, up ? "link-up" : "link-down",
+                   fmt::format("set by the operator{}", cable_of(port) != nullptr && !up
+                                                            ? "; the virtual cable's far end is cut"
+                                                            : ""));
+    report_failover(failover_->events().back());
+}
+
+void appliance::set_port_fault(std::uint16_t port, bool on)
+{
+    if (find_port(port) == nullptr)
+        throw std::out_of_range(fmt::format("port {} is not an appliance port", port));
+    auto& f = faults_[port];
+    f.injected = on;
+    f.fault_since = on ? uptime_s() : (f.link_set_down ? f.fault_since : -1);
+    refresh_port_flags(port);
+    failover_->log(uptime_s(), port, on ? "fault-injected" : "fault-cleared",
+                   on ? "its TX queues take nothing and its RX queues deliver nothing; no link signal"
+                      : "its queues work again");
+    report_failover(failover_->events().back());
+}
+
+void appliance::switchover(std::uint16_t port)
+{
+    apply_failover(failover_->switchover(uptime_s(), port));
+}
+
+void appliance::discard_cut_cables()
+{
+    for (const auto& c : cables_) {
+        auto& f = faults_[c->side_a()];
+        if (f.link_set_down)
+            f.wire_lost += c->discard_to_b();
+    }
+}
+
+void appliance::receive_traffic()
+{
+    discard_cut_cables();
+    traffic_->receive();
+}
+
+failover_snapshot appliance::failover_view() const
+{
+    failover_snapshot s;
+    s.mode = mode_name(cfg_.failover.mode);
+    s.poll_us = cfg_.failover.poll_us;
+    s.max_poll_gap_us = max_poll_gap_s_ * 1e6;
+    s.egresses = failover_->egresses();
+    for (const auto& h : failover_->ports()) {
+        failover_port_status st;
+        st.health = h;
+        if (const dpdk::port* p = find_port(h.port)) {
+            st.name = p->name();
+            st.link_up = p->link().up;
+        }
+        st.fault_injected = faults_[h.port].injected;
+        st.link_set_down = faults_[h.port].link_set_down;
+        st.wire_lost = faults_[h.port].wire_lost;
+        for (const auto& slot : lcores_)
+            st.tx_refused += counters_[slot.conf.lcore_id].port[h.port].tx_refused.read();
+        s.ports.push_back(std::move(st));
+    }
+    s.events = failover_->events();
+    return s;
+}
+
+} // namespace shadownet::control
