@@ -113,6 +113,8 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
     if (plan_cfg.ports)
         for (const auto& c : cables_)
             plan_cfg.ports->push_back(c->side_a());
+    if (cfg.failover.mode == failover_mode::bond)
+        bond_shadow_ports(plan_cfg, candidates);
     plan_ = make_forwarding_plan(plan_cfg, candidates, main_lcore, workers);
 
     // The appliance's own pool feeds RX on real ports; ring-backed ports carry
@@ -361,11 +363,46 @@ void appliance::setup_lcores()
 appliance::~appliance()
 {
     stop();
-    // The cables must outlive the ports they back: close the ports explicitly first.
+    // The cables must outlive the ports they back, and a bonding device's
+    // members the device: close the ports explicitly first.
     traffic_.reset();
     traffic_ports_.clear();
     ports_.clear();
+    bonds_.clear();
     cables_.clear();
+}
+
+void appliance::bond_shadow_ports(app_config& plan_cfg, std::vector<std::uint16_t>& candidates)
+{
+    // --failover bond: each A:S of --shadow-ports becomes one active-backup
+    // bonding device with A as its primary member; the device takes A's
+    // place in the pairs, and neither A nor S is an appliance port of its own.
+    if (cfg_.shadow_ports.empty())
+        throw config_error("--failover bond: needs --shadow-ports A:S (each pair becomes one bonding device)");
+    const auto drop = [](std::vector<std::uint16_t>& v, std::uint16_t p) { std::erase(v, p); };
+    for (const auto& sp : cfg_.shadow_ports) {
+        for (const auto p : {sp.a, sp.b})
+            if (std::find(candidates.begin(), candidates.end(), p) == candidates.end())
+                throw config_error(fmt::format("--shadow-ports: port {} does not exist", p));
+        bonds_.push_back(std::make_unique<dpdk::bond>(fmt::format("net_bonding_sn{}", bonds_.size()), sp.a, sp.b,
+                                                      static_cast<int>(rte_socket_id())));
+        const std::uint16_t id = bonds_.back()->id();
+        drop(candidates, sp.a);
+        drop(candidates, sp.b);
+        candidates.push_back(id);
+        for (auto& pp : plan_cfg.port_pairs) {
+            if (pp.a == sp.a)
+                pp.a = id;
+            if (pp.b == sp.a)
+                pp.b = id;
+        }
+        if (plan_cfg.ports) {
+            drop(*plan_cfg.ports, sp.a);
+            drop(*plan_cfg.ports, sp.b);
+            plan_cfg.ports->push_back(id);
+        }
+    }
+    plan_cfg.shadow_ports.clear();
 }
 
 void appliance::start()
@@ -641,8 +678,15 @@ std::uint16_t appliance::egress_of(std::uint32_t client) const noexcept
             found = true;
         }
     }
-    const auto peer = plan_.peer_of(in_port);
-    return peer;
+    // A port in no pair (a client seen only on a port that forwards nowhere)
+    // has no egress: no capacity applies to it.
+    for (const auto& pp : plan_.pairs) {
+        if (found && pp.a == in_port)
+            return pp.b;
+        if (found && pp.b == in_port)
+            return pp.a;
+    }
+    return dataplane::no_port;
 }
 
 void appliance::run_manager(double now, double dt, const std::vector<client_tick>& active)

@@ -146,21 +146,41 @@ void appliance::refresh_port_flags(std::uint16_t port)
 
 void appliance::set_port_link(std::uint16_t port, bool up)
 {
-    dpdk::port* p = find_port(port);
-    if (p == nullptr)
+    const bool bonded = std::any_of(bonds_.begin(), bonds_.end(), [port](const auto& b) {
+        return b->primary() == port || b->backup() == port;
+    });
+    if (find_port(port) == nullptr && !bonded)
         throw std::out_of_range(fmt::format("port {} is not an appliance port", port));
-    if (const int rc = p->set_link(up); rc != 0)
-        throw std::runtime_error(fmt::format("port {} ({}): the driver cannot set its link {} ({}){}", port, p->name(),
-                                             up ? "up" : "down", rc == -ENOTSUP ? "not supported" : std::to_string(rc),
-                                             up ? "" : fmt::format("; `port fail {}` injects a fault instead", port)));
     auto& f = faults_[port];
+    int rc = up && f.stopped ? -ENOTSUP : dpdk::set_link(port, up);
+    bool stopped = false;
+    if (rc == -ENOTSUP) {
+        // No link control in the driver: stop (or restart) the device.
+        if (dpdk::port* own = find_port(port); own != nullptr) {
+            rc = 0;
+            try {
+                up ? own->start() : own->stop();
+            } catch (const std::exception&) {
+                rc = -EIO;
+            }
+        } else {
+            rc = dpdk::set_started(port, up);
+        }
+        stopped = !up && rc == 0;
+    }
+    if (rc != 0)
+        throw std::runtime_error(fmt::format("port {} ({}): cannot set its link {} (error {})", port,
+                                             dpdk::ethdev_name(port), up ? "up" : "down", rc));
+    f.stopped = stopped;
+    if (const dpdk::vcable* c = cable_of(port); c != nullptr && !up)
+        f.queued_at_cut += c->pending_to_b();
     f.link_set_down = !up;
     f.fault_since = up ? -1 : uptime_s();
     refresh_port_flags(port);
     failover_->log(uptime_s(), port, up ? "link-up" : "link-down",
-                   fmt::format("set by the operator{}", cable_of(port) != nullptr && !up
-                                                            ? "; the virtual cable's far end is cut"
-                                                            : ""));
+                   fmt::format("set by the operator{}{}",
+                               cable_of(port) != nullptr && !up ? "; the virtual cable's far end is cut" : "",
+                               stopped ? "; the driver has no link control, the device is stopped" : ""));
     report_failover(failover_->events().back());
 }
 
@@ -180,6 +200,8 @@ void appliance::set_port_fault(std::uint16_t port, bool on)
 
 void appliance::switchover(std::uint16_t port)
 {
+    if (!bonds_.empty())
+        throw std::invalid_argument("--failover bond: the bonding devices choose their own members");
     apply_failover(failover_->switchover(uptime_s(), port));
 }
 
@@ -215,11 +237,14 @@ failover_snapshot appliance::failover_view() const
         st.fault_injected = faults_[h.port].injected;
         st.link_set_down = faults_[h.port].link_set_down;
         st.wire_lost = faults_[h.port].wire_lost;
+        st.queued_at_cut = faults_[h.port].queued_at_cut;
         for (const auto& slot : lcores_)
             st.tx_refused += counters_[slot.conf.lcore_id].port[h.port].tx_refused.read();
         s.ports.push_back(std::move(st));
     }
     s.events = failover_->events();
+    for (const auto& b : bonds_)
+        s.bonds.push_back({b->id(), b->primary(), b->backup(), b->active_member()});
     return s;
 }
 

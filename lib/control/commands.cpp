@@ -601,6 +601,9 @@ reply show_failover(exec_context& ctx, const parsed_command& cmd)
         out += fmt::format("  {:>4}  {:<24} {:<8} {:<5} {:>9}  {}\n", p.health.port, p.name,
                            snm::name_of(p.health.health), p.link_up ? "up" : "down", p.tx_refused, note);
     }
+    for (const auto& b : f.bonds)
+        out += fmt::format("  bonding device {}: members {} (primary) and {}, transmitting on {}\n", b.device,
+                           b.primary, b.backup, b.active >= 0 ? fmt::format("port {}", b.active) : std::string("none"));
     const std::size_t shown = std::min<std::size_t>(f.events.size(), 8);
     for (std::size_t i = f.events.size() - shown; i < f.events.size(); ++i) {
         const auto& e = f.events[i];

@@ -152,13 +152,16 @@ int run(const split_args& args, app_config cfg)
                 audit->write(format_audit_line(std::chrono::system_clock::now(), self, via, c.line, audit_result(r)));
         };
     };
+    // An idle control loop naps, but never past the next look at the ports (failover).
+    const auto idle_sleep = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(std::min(200e-6, cfg.failover.poll_us * 1e-6)));
     // `wait` keeps the appliance running on this thread, nothing else.
-    const auto keep_running = [&app](double seconds) {
+    const auto keep_running = [&app, idle_sleep](double seconds) {
         const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                                    std::chrono::duration<double>(seconds));
         while (std::chrono::steady_clock::now() < until && !stop_requested.load(std::memory_order_relaxed))
             if (!app.poll())
-                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                std::this_thread::sleep_for(idle_sleep);
     };
     const auto print_reply = [](const reply& r) {
         if (!r.ok) {
@@ -211,7 +214,7 @@ int run(const split_args& args, app_config cfg)
                 std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
         }
         if (!worked)
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            std::this_thread::sleep_for(idle_sleep);
     }
     // Front ends first: nothing may wait on a control loop that has left.
     queue.close();

@@ -227,9 +227,19 @@ void write_failover(json_writer& w, const failover_snapshot& s)
         w.member("fault_injected", p.fault_injected);
         w.member("link_set_down", p.link_set_down);
         w.member("wire_lost", p.wire_lost);
+        w.member("queued_at_cut", p.queued_at_cut);
         w.member("tx_refused", p.tx_refused);
         w.end_object();
     }
+    w.end_array();
+    w.key("bonds").begin_array();
+    for (const auto& b : s.bonds)
+        w.begin_object()
+            .member("device", unsigned{b.device})
+            .member("primary", unsigned{b.primary})
+            .member("backup", unsigned{b.backup})
+            .member("active", b.active)
+            .end_object();
     w.end_array();
     w.key("events").begin_array();
     for (const auto& e : s.events)

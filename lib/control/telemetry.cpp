@@ -253,6 +253,58 @@ int on_snm(const char*, const char*, rte_tel_data* d)
     return 0;
 }
 
+int on_failover(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    const auto s = current();
+    if (!s || !s->failover)
+        return 0;
+    const failover_snapshot& f = *s->failover;
+    rte_tel_data_add_dict_string(d, "mode", f.mode.c_str());
+    add_u64(d, "poll_us", static_cast<std::uint64_t>(f.poll_us));
+    add_u64(d, "max_poll_gap_us", static_cast<std::uint64_t>(f.max_poll_gap_us));
+    rte_tel_data* egresses = rte_tel_data_alloc();
+    rte_tel_data_start_dict(egresses);
+    for (const auto& e : f.egresses) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        add_u64(c, "primary", e.primary);
+        add_u64(c, "shadow", e.shadow);
+        add_u64(c, "epoch", e.epoch);
+        add_u64(c, "down", e.down ? 1 : 0);
+        add_u64(c, "failovers", e.failovers);
+        rte_tel_data_add_dict_container(egresses, std::to_string(e.port).c_str(), c, 0);
+    }
+    rte_tel_data_add_dict_container(d, "egresses", egresses, 0);
+    rte_tel_data* ports = rte_tel_data_alloc();
+    rte_tel_data_start_dict(ports);
+    for (const auto& p : f.ports) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data_start_dict(c);
+        rte_tel_data_add_dict_string(c, "health", snm::name_of(p.health.health));
+        add_u64(c, "link_up", p.link_up ? 1 : 0);
+        add_u64(c, "spare", p.health.spare ? 1 : 0);
+        add_u64(c, "failures", p.health.failures);
+        add_u64(c, "tx_refused", p.tx_refused);
+        add_u64(c, "fault_injected", p.fault_injected ? 1 : 0);
+        add_u64(c, "link_set_down", p.link_set_down ? 1 : 0);
+        rte_tel_data_add_dict_container(ports, std::to_string(p.health.port).c_str(), c, 0);
+    }
+    rte_tel_data_add_dict_container(d, "ports", ports, 0);
+    // The last events, one string each (a reply holds at most 16 KiB).
+    rte_tel_data* events = rte_tel_data_alloc();
+    rte_tel_data_start_array(events, RTE_TEL_STRING_VAL);
+    const std::size_t shown = std::min<std::size_t>(f.events.size(), 16);
+    for (std::size_t i = f.events.size() - shown; i < f.events.size(); ++i) {
+        const auto& e = f.events[i];
+        std::string line = fmt::format("{:.6f} s port {} {}: {}", e.t, e.port, e.what, e.detail);
+        line.resize(std::min<std::size_t>(line.size(), RTE_TEL_MAX_STRING_LEN - 1));
+        rte_tel_data_add_array_string(events, line.c_str());
+    }
+    rte_tel_data_add_dict_container(d, "events", events, 0);
+    return 0;
+}
+
 } // namespace
 
 void register_telemetry()
@@ -268,6 +320,8 @@ void register_telemetry()
         rte_telemetry_register_cmd("/shadownet/traffic", on_traffic, "Built-in traffic: sent, received, lost");
         rte_telemetry_register_cmd("/shadownet/snm", on_snm,
                                    "Shadow manager: policy, watermarks, scores, per-port load and reservations");
+        rte_telemetry_register_cmd("/shadownet/failover", on_failover,
+                                   "Failover: per egress its primary and shadow port, per port its health, last events");
         rte_telemetry_register_cmd("/shadownet/shadow", on_shadow,
                                    "Reserved shadow TX queues per port, and the clients on the shadow path");
     });

@@ -56,6 +56,11 @@ port::port(std::uint16_t id, const port_setup& setup, rte_mempool* pool) : id_(i
                          -EINVAL);
 
     rte_eth_conf conf{};
+    // Link-status interrupts where the device has them (NICs, tap, bonding):
+    // the driver keeps the link status current, and a bonding device relies
+    // on its members' interrupts, not on polling, when they can raise them.
+    if (info.dev_flags != nullptr && (*info.dev_flags & RTE_ETH_DEV_INTR_LSC) != 0)
+        conf.intr_conf.lsc = 1;
     if (const int rc = rte_eth_dev_configure(id, setup.rxq, static_cast<std::uint16_t>(want_tx), &conf); rc != 0)
         fail(name_, id, "cannot configure", rc);
     std::uint16_t rxd = setup.rxd;
@@ -107,11 +112,6 @@ void port::stop() noexcept
         return;
     rte_eth_dev_stop(id_);
     started_ = false;
-}
-
-int port::set_link(bool up) noexcept
-{
-    return up ? rte_eth_dev_set_link_up(id_) : rte_eth_dev_set_link_down(id_);
 }
 
 link_info port::link() const noexcept

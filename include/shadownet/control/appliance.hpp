@@ -31,6 +31,7 @@
 #include "shadownet/dataplane/client_table.hpp"
 #include "shadownet/dataplane/egress.hpp"
 #include "shadownet/dataplane/worker.hpp"
+#include "shadownet/dpdk/bond.hpp"
 #include "shadownet/dpdk/mempool.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/dpdk/ring.hpp"
@@ -78,8 +79,11 @@ public:
     // Failover (docs/resilience.md).
     // Sets a port's link down or up, as testpmd's `set link-down port` does
     // (rte_eth_dev_set_link_down/up); on a virtual port the far end's wire is
-    // cut as well (what the port sends is lost). Throws std::out_of_range for
-    // an unknown port, std::runtime_error when the driver cannot.
+    // cut as well (what the port sends is lost). A driver that cannot set its
+    // link (net_null, net_pcap) has its device stopped instead, which takes
+    // the link down just the same. A member of a --failover bond device
+    // counts as a port here. Throws std::out_of_range for an unknown port,
+    // std::runtime_error when DPDK refuses.
     void set_port_link(std::uint16_t port, bool up);
     // An injected fault (`port fail`): the port's TX queues take nothing and
     // its RX queues deliver nothing, with no link signal — found only by its
@@ -161,6 +165,7 @@ private:
     void setup_lcores();
     void setup_probes();
     void setup_failover();
+    void bond_shadow_ports(app_config& plan_cfg, std::vector<std::uint16_t>& candidates);
     // Every --failover-poll-us: samples the watched ports, applies what the
     // failover logic decides. Returns true when it looked.
     bool monitor_ports();
@@ -177,6 +182,10 @@ private:
     app_config cfg_;
     forwarding_plan plan_;
     std::vector<std::unique_ptr<dpdk::vcable>> cables_;
+    // --failover bond: one active-backup bonding device per --shadow-ports
+    // pair, in place of the pair's ports (members outlive it, the ports_
+    // entry of the device is closed before it).
+    std::vector<std::unique_ptr<dpdk::bond>> bonds_;
     std::optional<dpdk::mempool> pool_;
     std::optional<dpdk::mempool> traffic_pool_;
     std::vector<dpdk::port> ports_;
@@ -220,8 +229,10 @@ private:
         bool out_of_service = false; // failover's decision
         bool injected = false;       // `port fail`
         bool link_set_down = false;  // `set link-down port`
+        bool stopped = false;        // ... on a driver without link control: the device was stopped instead
         double fault_since = -1;     // when the operator made the fault (for detection times)
         std::uint64_t wire_lost = 0; // virtual ports: what their cut cable lost
+        std::uint64_t queued_at_cut = 0; // ... of which already queued in the cable when it was cut
     };
     std::array<port_fault_state, dataplane::max_ports> faults_{};
     std::chrono::steady_clock::time_point next_failover_poll_{};

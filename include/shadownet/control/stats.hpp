@@ -65,7 +65,15 @@ struct failover_port_status {
     bool fault_injected = false;   // `port fail`: its queues take nothing
     bool link_set_down = false;    // `set link-down port`: down on the operator's word
     std::uint64_t wire_lost = 0;   // virtual ports: what their cut cable lost while the link was set down
+    std::uint64_t queued_at_cut = 0; // ... of which was already queued in the cable when it was cut
     std::uint64_t tx_refused = 0;
+};
+
+// --failover bond: a bonding device and the member it transmits on.
+struct bond_status {
+    std::uint16_t device = 0;
+    std::uint16_t primary = 0, backup = 0;
+    int active = -1; // -1: no member up
 };
 
 struct failover_snapshot {
@@ -75,6 +83,7 @@ struct failover_snapshot {
     std::vector<snm::egress_view> egresses;
     std::vector<failover_port_status> ports;
     std::vector<snm::failover_event> events; // oldest first
+    std::vector<bond_status> bonds;
 };
 
 struct clients_snapshot {

@@ -60,10 +60,6 @@ public:
     [[nodiscard]] bool started() const noexcept { return started_; }
 
     [[nodiscard]] link_info link() const noexcept;
-    // Sets the link down or up (rte_eth_dev_set_link_down/up): a NIC drops
-    // its link, net_ring marks it. Returns 0 or a negative errno (-ENOTSUP:
-    // the driver cannot).
-    int set_link(bool up) noexcept;
     [[nodiscard]] port_hw_stats hw_stats() const noexcept;
     [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> xstats() const;
     [[nodiscard]] std::string mac() const;
