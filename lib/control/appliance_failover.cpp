@@ -90,6 +90,7 @@ bool appliance::monitor_ports()
         snm::port_sample s;
         s.port = id;
         s.link_up = p->link().up;
+        s.tx_errors = p->hw_stats().oerrors;
         for (const auto& slot : lcores_) {
             const auto& pc = counters_[slot.conf.lcore_id].port[id];
             s.tx_packets += pc.tx_packets.read();

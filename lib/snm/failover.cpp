@@ -120,14 +120,18 @@ void failover::note(failover_update& u, double now, std::uint16_t port, std::str
 // Why a port that is up has failed, from what changed since its last sample.
 // Updates the port's detection state.
 std::optional<std::string> detect_failure(const failover_config& cfg, double now, std::uint64_t& tx,
-                                          std::uint64_t& refused, std::uint64_t& rx, std::optional<double>& stall_since,
+                                          std::uint64_t& refused, std::uint64_t& rx, std::uint64_t& errors,
+                                          std::optional<double>& stall_since,
                                           std::uint64_t& refused_at_stall, double& last_rx_t, double& rx_rate,
                                           double& last_t, const port_sample& s)
 {
     if (!s.link_up)
         return std::string("link down");
-    const std::uint64_t d_tx = s.tx_packets - std::min(s.tx_packets, tx);
-    const std::uint64_t d_refused = s.tx_refused - std::min(s.tx_refused, refused);
+    const std::uint64_t d_errors = s.tx_errors - std::min(s.tx_errors, errors);
+    // Taken and then failed by the driver is not out: it counts as refused.
+    const std::uint64_t d_taken = s.tx_packets - std::min(s.tx_packets, tx);
+    const std::uint64_t d_tx = d_taken - std::min(d_taken, d_errors);
+    const std::uint64_t d_refused = s.tx_refused - std::min(s.tx_refused, refused) + d_errors;
     const std::uint64_t d_rx = s.rx_packets - std::min(s.rx_packets, rx);
     const double dt = now - last_t;
     if (d_tx > 0) {
@@ -135,15 +139,17 @@ std::optional<std::string> detect_failure(const failover_config& cfg, double now
     } else if (d_refused > 0 && !stall_since) {
         // Refusals began somewhere in the last interval: count from its start.
         stall_since = last_t;
-        refused_at_stall = refused;
+        refused_at_stall = refused + errors;
     }
     tx = s.tx_packets;
     refused = s.tx_refused;
+    errors = s.tx_errors;
     rx = s.rx_packets;
     last_t = now;
-    if (stall_since && now - *stall_since >= cfg.stall_s && s.tx_refused - refused_at_stall >= cfg.stall_min_refused)
-        return fmt::format("TX stalled: {} packets refused and none taken in {:.2f} ms",
-                           s.tx_refused - refused_at_stall, (now - *stall_since) * 1e3);
+    const std::uint64_t failed = s.tx_refused + s.tx_errors;
+    if (stall_since && now - *stall_since >= cfg.stall_s && failed - refused_at_stall >= cfg.stall_min_refused)
+        return fmt::format("TX stalled: {} packets refused{} and none sent in {:.2f} ms", failed - refused_at_stall,
+                           s.tx_errors > 0 ? " or failed" : "", (now - *stall_since) * 1e3);
     if (cfg.rx_silence_s > 0) {
         if (!s.rx_expected) {
             last_rx_t = now; // paused or not polled: silence means nothing
@@ -183,6 +189,7 @@ failover_update failover::observe(double now, std::span<const port_sample> sampl
                 p->seen = true;
                 p->tx = s.tx_packets;
                 p->refused = s.tx_refused;
+                p->errors = s.tx_errors;
                 p->rx = s.rx_packets;
                 p->last_t = now;
                 p->last_rx_t = now;
@@ -191,7 +198,7 @@ failover_update failover::observe(double now, std::span<const port_sample> sampl
                 if (s.link_up)
                     break;
             }
-            if (auto why = detect_failure(cfg_, now, p->tx, p->refused, p->rx, p->stall_since, p->refused_at_stall,
+            if (auto why = detect_failure(cfg_, now, p->tx, p->refused, p->rx, p->errors, p->stall_since, p->refused_at_stall,
                                           p->last_rx_t, p->rx_rate, p->last_t, s)) {
                 if (s.fault_since)
                     *why += fmt::format(" (detected {:.0f} us after the fault)", (now - *s.fault_since) * 1e6);

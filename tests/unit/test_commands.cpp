@@ -181,7 +181,7 @@ public:
     void switchover(std::uint16_t port) override
     {
         // The ports come up first, as the appliance's monitor would see them.
-        const std::vector<snm::port_sample> up{{1, true, 0, 0, 0, false, false, {}}, {2, true, 0, 0, 0, false, false, {}}};
+        const std::vector<snm::port_sample> up{{1, true, 0, 0, 0, 0, false, false, {}}, {2, true, 0, 0, 0, 0, false, false, {}}};
         fo.observe(1.0, up);
         fo.switchover(2.0, port);
     }

@@ -17,7 +17,8 @@ struct fake_port {
     std::uint64_t tx = 0, refused = 0, rx = 0;
     bool rx_expected = true;
     bool faulted = false;
-    [[nodiscard]] port_sample sample() const { return {id, link, tx, refused, rx, rx_expected, faulted, {}}; }
+    std::uint64_t errors = 0;
+    [[nodiscard]] port_sample sample() const { return {id, link, tx, refused, errors, rx, rx_expected, faulted, {}}; }
 };
 
 failover_update look(failover& f, double t, std::initializer_list<const fake_port*> ports)
@@ -131,6 +132,26 @@ TEST(failover, a_tx_queue_that_stops_draining_is_a_failure_after_the_stall_time_
     ASSERT_EQ(u.roles.size(), 1U);
     EXPECT_EQ(u.roles[0].primary, 2);
     EXPECT_NE(f.events().front().detail.find("TX stalled"), std::string::npos) << f.events().front().detail;
+}
+
+TEST(failover, packets_the_driver_takes_and_then_fails_count_as_refused)
+{
+    failover_config cfg;
+    cfg.stall_s = 0.001;
+    failover f(cfg, {{1, 2}}, {});
+    fake_port p1{1}, p2{2};
+    look(f, 0, {&p1, &p2});
+    look(f, 0.0001, {&p1, &p2});
+    failover_update u;
+    double t = 0.0002;
+    for (int i = 0; i < 20 && u.roles.empty(); ++i, t += 0.0001) {
+        p1.tx += 32; // taken...
+        p1.errors += 32; // ...and every one of them failed (a NIC whose link the driver does not report)
+        u = look(f, t, {&p1, &p2});
+    }
+    ASSERT_EQ(u.roles.size(), 1U);
+    EXPECT_NE(f.events().front().detail.find("refused or failed"), std::string::npos) << f.events().front().detail;
+    EXPECT_GE(t, 0.0011);
 }
 
 TEST(failover, an_idle_port_is_not_stalled_and_few_refusals_are_not_enough)

@@ -8,8 +8,9 @@
 //
 // Detection. A port that was up fails when
 // - its link goes down (drivers that report it: NICs, net_ring, memif), or
-// - its TX queues stall: packets were refused and none was taken for
-//   `stall_s` (a peer that stopped reading, a hung queue: the link says nothing), or
+// - its TX queues stall: packets were refused (or taken and then counted as
+//   TX errors by the driver) and none went out for `stall_s` (a peer that
+//   stopped reading, a hung queue: the link says nothing), or
 // - optionally (`rx_silence_s` > 0) it stopped receiving for that long while it
 //   had been receiving at least `rx_silence_min_pps`.
 // A port whose link has never been up since start (a memif port waiting for
@@ -60,6 +61,7 @@ struct port_sample {
     bool link_up = true;
     std::uint64_t tx_packets = 0;   // taken by its TX queues
     std::uint64_t tx_refused = 0;   // offered and not taken
+    std::uint64_t tx_errors = 0;    // taken, then failed (the driver's oerrors)
     std::uint64_t rx_packets = 0;
     bool rx_expected = false;       // polled, and forwarding not paused
     bool faulted = false;           // an injected fault is on: it cannot count as healthy
@@ -156,7 +158,7 @@ private:
         std::optional<double> healthy_since;
         // Detection state.
         bool seen = false;
-        std::uint64_t tx = 0, refused = 0, rx = 0;
+        std::uint64_t tx = 0, refused = 0, rx = 0, errors = 0;
         std::optional<double> stall_since;
         std::uint64_t refused_at_stall = 0;
         double last_rx_t = 0;
