@@ -237,8 +237,8 @@ int run_shadownet(int argc, const char* const* argv)
         const auto parsed = parse_app_options(args.app);
         if (parsed.help) {
             fmt::print("usage: shadownet [EAL arguments --] [options]\n\n"
-                       "Without EAL arguments shadownet runs its embedded default: two virtual ports\n"
-                       "with built-in traffic, no hugepages, no PCI.\n\n{}",
+                       "Without EAL arguments (no '--', or nothing before it) shadownet runs its\n"
+                       "embedded default: two virtual ports with built-in traffic, no hugepages, no PCI.\n\n{}",
                        app_options_help());
             return 0;
         }

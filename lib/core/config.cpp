@@ -475,7 +475,9 @@ split_args split_command_line(int argc, const char* const* argv)
             out.app.emplace_back(argv[i]);
         return out;
     }
-    out.eal_given = true;
+    // A bare `--` (nothing before it) gives no EAL arguments: the embedded
+    // default applies, as with no `--` at all.
+    out.eal_given = dash > 1;
     for (int i = 1; i < dash; ++i)
         out.eal.emplace_back(argv[i]);
     for (int i = dash + 1; i < argc; ++i)

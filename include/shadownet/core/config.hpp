@@ -146,7 +146,7 @@ std::string app_options_help();
 struct split_args {
     std::vector<std::string> eal; // argv[0] first, then the EAL arguments
     std::vector<std::string> app;
-    bool eal_given = false;       // the user wrote a `--`: EAL arguments are theirs
+    bool eal_given = false;       // something precedes `--`: EAL arguments are the user's
 };
 split_args split_command_line(int argc, const char* const* argv);
 
