@@ -71,13 +71,17 @@ int run(const split_args& args, app_config cfg)
         check_writable(cfg.summary_json);
     // The console's settings fail here, before EAL and traffic, with exit 2.
     const auto& con = cfg.console;
-    control_socket_config sock_cfg;
+    access_groups named;
     if (!con.control_group.empty())
-        sock_cfg.group = group_id(con.control_group, "--control-group");
+        named.control = group_id(con.control_group, "--control-group");
+    if (!con.monitor_group.empty())
+        named.monitor = group_id(con.monitor_group, "--monitor-group");
     if (!con.operator_group.empty())
-        sock_cfg.policy.operator_gid = group_id(con.operator_group, "--operator-group");
-    sock_cfg.policy.monitor_gid =
-        con.monitor_group.empty() ? sock_cfg.group : group_id(con.monitor_group, "--monitor-group");
+        named.operators = group_id(con.operator_group, "--operator-group");
+    const access_setup access = resolve_access(named, ::getegid());
+    control_socket_config sock_cfg;
+    sock_cfg.group = access.socket_group;
+    sock_cfg.policy = access.policy;
     if (!con.cmdline_file.empty() && !std::ifstream(con.cmdline_file))
         throw config_error(fmt::format("--cmdline-file: cannot open '{}'", con.cmdline_file));
     std::unique_ptr<audit_log> audit;

@@ -187,9 +187,9 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("control-socket", po::value(&c.console.control_socket)->value_name("PATH"),
          "the control socket for shadownet-ctl (default: <DPDK runtime dir>/shadownet.sock; none: no socket)")
         ("control-group", po::value(&c.console.control_group)->value_name("GROUP"),
-         "the control socket's group (mode 0660): who may connect")
+         "the control socket's group (mode 0660): who may connect (default: shadownet's effective group)")
         ("monitor-group", po::value(&c.console.monitor_group)->value_name("GROUP"),
-         "members may run read-only commands over the socket (default: --control-group)")
+         "members may run read-only commands over the socket (default: the control group)")
         ("operator-group", po::value(&c.console.operator_group)->value_name("GROUP"),
          "members may run every command over the socket (root always may)")
         ("audit-log", po::value(&c.console.audit_log)->value_name("FILE"),

@@ -72,6 +72,23 @@ def ctl(args, user=None, timeout=20):
     return p.returncode, p.stdout, p.stderr
 
 
+def private_ctl(d):
+    """A copy of shadownet-ctl in d, which unprivileged users can run (the build tree may be root-only)."""
+    os.chmod(d, 0o755)
+    copy = os.path.join(d, "shadownet-ctl")
+    shutil.copy(CTL, copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
+def ctl_as(ctl_copy, sock, user, args, groups=None):
+    """shadownet-ctl as another user and group (setpriv); `groups` replaces the supplementary groups."""
+    extra = [f"--groups={groups}"] if groups else ["--clear-groups"]
+    p = subprocess.run(["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}"] + extra +
+                       [ctl_copy, "-s", sock] + args, capture_output=True, text=True, timeout=20)
+    return p.returncode, p.stdout, p.stderr
+
+
 def finish(proc, prefix, how="signal"):
     if how == "signal" and proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -239,10 +256,7 @@ def scenario_access():
     prefix = f"shadownet-smoke-acl-{os.getpid()}"
     d = tempfile.mkdtemp()
     try:
-        os.chmod(d, 0o755)  # EAL's runtime directory is root-only: the socket lives here instead
-        ctl_copy = os.path.join(d, "shadownet-ctl")
-        shutil.copy(CTL, ctl_copy)
-        os.chmod(ctl_copy, 0o755)
+        ctl_copy = private_ctl(d)  # EAL's runtime directory is root-only: the socket lives here instead
         sock = os.path.join(d, "ctl.sock")
         audit = os.path.join(d, "audit.log")
         # Connect permission for nogroup (the socket's group, mode 0660); operators are root's group,
@@ -256,10 +270,7 @@ def scenario_access():
             time.sleep(1.5)
 
             def as_user(user, args, groups=None):
-                extra = [f"--groups={groups}"] if groups else ["--clear-groups"]
-                p2 = subprocess.run(["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}"] + extra +
-                                    [ctl_copy, "-s", sock] + args, capture_output=True, text=True, timeout=20)
-                return p2.returncode, p2.stdout, p2.stderr
+                return ctl_as(ctl_copy, sock, user, args, groups)
 
             nobody = ("nobody", "nogroup")
             code, out, err = as_user(nobody, ["show", "drops"])
@@ -300,6 +311,41 @@ def scenario_access():
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print("ok: unprivileged peer refused (nothing changed), monitor read-only, root allowed, all audited")
+
+
+def scenario_access_default_group():
+    """No group options: the socket's group and the monitor group are the appliance's own effective
+    group, so a non-root member of it connects and reads but may not change; others cannot connect."""
+    check(CTL, "this scenario needs the shadownet-ctl binary as third argument")
+    import grp
+    prefix = f"shadownet-smoke-acl-default-{os.getpid()}"
+    d = tempfile.mkdtemp()
+    try:
+        ctl_copy = private_ctl(d)
+        sock = os.path.join(d, "ctl.sock")
+        p = appliance(prefix, ["-q", "--control-socket", sock])
+        try:
+            wait_for(sock, p)
+            own = os.getegid()
+            st = os.stat(sock)
+            check(oct(st.st_mode & 0o777) == "0o660" and st.st_gid == own,
+                  f"socket mode/group {oct(st.st_mode)} gid {st.st_gid}, the appliance's group is {own}")
+            time.sleep(1.5)
+            member = ("nobody", grp.getgrgid(own).gr_name)  # not root, but in the appliance's group
+            code, out, err = ctl_as(ctl_copy, sock, member, ["-j", "show", "clients"])
+            check(code == 0 and json.loads(out)["total"] == 8, f"a member of the appliance's group reading: {code} {err}")
+            code, out, err = ctl_as(ctl_copy, sock, member, ["set", "client", "2", "route", "shadow"])
+            check(code == 1 and "monitor group: read-only commands only" in err, f"a member changing: {code} {err}")
+            code, out, err = ctl_as(ctl_copy, sock, ("nobody", "nogroup"), ["show", "drops"])
+            check(code == 1 and "Permission denied" in err, f"a non-member must not even connect: {code} {err}")
+            code, out, err = ctl(["-s", sock, "-j", "show", "client", "2"])
+            check(code == 0 and json.loads(out)["path"] == "primary", f"the refused change did not happen: {out}")
+        finally:
+            stdout, stderr = finish(p, prefix)
+        check(p.returncode == 0, f"shadownet exit {p.returncode}: {stderr}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    print("ok: without group options the appliance's own group may read, not change; others cannot connect")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

@@ -88,8 +88,8 @@ struct console_config {
     std::string cmdline_file;    // a script run at start-up
     bool stop_on_error = false;  // the script stops at its first failing command, exit 1
     std::string control_socket;  // empty: <DPDK runtime dir>/shadownet.sock; "none": no socket
-    std::string control_group;   // the socket file's group (mode 0660)
-    std::string monitor_group;   // read-only commands; default: control_group
+    std::string control_group;   // the socket file's group (mode 0660); default: our effective group
+    std::string monitor_group;   // read-only commands; default: the control group
     std::string operator_group;  // every command
     std::string audit_log;       // changing commands, allowed or refused; empty: none
 };
