@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -156,14 +157,6 @@ int run(const split_args& args, app_config cfg)
                 audit->write(format_audit_line(std::chrono::system_clock::now(), self, via, c.line, audit_result(r)));
         };
     };
-    // `wait` keeps the appliance running on this thread, nothing else.
-    const auto keep_running = [&app](double seconds) {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                                   std::chrono::duration<double>(seconds));
-        while (std::chrono::steady_clock::now() < until && !stop_requested.load(std::memory_order_relaxed))
-            if (!app.poll())
-                std::this_thread::sleep_for(std::chrono::microseconds(200));
-    };
     const auto print_reply = [](const reply& r) {
         if (!r.ok) {
             fmt::print(stderr, "shadownet: error: {}\n", r.text);
@@ -172,6 +165,46 @@ int run(const split_args& args, app_config cfg)
             fmt::print("{}{}", r.text, r.text.back() == '\n' ? "" : "\n");
             std::fflush(stdout);
         }
+    };
+
+    // Whatever ends the run: a signal, `quit` from any front end, --duration.
+    const auto stopping = [&target, &elapsed, &cfg] {
+        return stop_requested.load(std::memory_order_relaxed) || target.quit_requested() ||
+               (cfg.duration_s > 0 && elapsed() >= cfg.duration_s);
+    };
+    // One turn of the control loop: forward, run what the console and the
+    // socket queued, the progress line and telemetry once a period. Returns
+    // whether there was work. `wait` runs turns too, so a script's wait keeps
+    // the appliance whole (socket, telemetry, --duration), and may recurse
+    // once: a command run from inside a wait cannot itself be a `wait`
+    // (the socket refuses it, and the console's thread is blocked on its own).
+    std::function<bool(double)> keep_running;
+    const auto turn = [&]() -> bool {
+        bool worked = app.poll();
+        worked = queue.drain(target, keep_running) > 0 || worked;
+        if (!stopping() && std::chrono::steady_clock::now() >= next_progress) {
+            auto cur = take();
+            if (cfg.stats_period_s > 0 && !cfg.quiet && !con.interactive) {
+                fmt::print("{}\n", format_progress(*prev, *cur, elapsed()));
+                std::fflush(stdout);
+            }
+            publish_telemetry(cur);
+            prev = std::move(cur);
+            next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
+        }
+        return worked;
+    };
+    keep_running = [&](double seconds) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                   std::chrono::duration<double>(seconds));
+        while (std::chrono::steady_clock::now() < until) {
+            if (stopping())
+                return false;
+            if (!turn())
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        return true;
     };
 
     std::optional<control_socket> server;
@@ -185,38 +218,19 @@ int run(const split_args& args, app_config cfg)
     if (!con.cmdline_file.empty()) {
         exec_context ctx{target, output_format::text, 0, audit_as("script"), print_reply, keep_running};
         const auto res = run_script_file(ctx, con.cmdline_file, con.stop_on_error, print_reply);
-        if (res.stopped && con.stop_on_error) {
+        if (res.stopped && con.stop_on_error)
             exit_code = 1;
-            quit = true;
-        }
-        quit = quit || res.quit || target.quit_requested();
+        // The script is the whole run unless a console follows it (issue 6):
+        // a script that wants the appliance to run longer says `wait`.
+        quit = !con.interactive || exit_code != 0 || res.quit || target.quit_requested();
     }
     std::optional<console> terminal;
     if (con.interactive && !quit)
         terminal.emplace(queue, audit_as("console"));
 
-    while (!quit && !stop_requested.load(std::memory_order_relaxed)) {
-        bool worked = app.poll();
-        worked = queue.drain(target, keep_running) > 0 || worked;
-        if (target.quit_requested())
-            break;
-        const auto now = std::chrono::steady_clock::now();
-        if (cfg.duration_s > 0 && elapsed() >= cfg.duration_s)
-            break;
-        if (now >= next_progress) {
-            auto cur = take();
-            if (cfg.stats_period_s > 0 && !cfg.quiet && !con.interactive) {
-                fmt::print("{}\n", format_progress(*prev, *cur, elapsed()));
-                std::fflush(stdout);
-            }
-            publish_telemetry(cur);
-            prev = std::move(cur);
-            next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
-        }
-        if (!worked)
+    while (!quit && !stopping())
+        if (!turn())
             std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
     // Front ends first: nothing may wait on a control loop that has left.
     queue.close();
     terminal.reset();

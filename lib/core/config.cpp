@@ -181,7 +181,7 @@ po::options_description make_description(app_config& c, raw_options& raw)
     console.add_options()
         ("interactive,i", po::bool_switch(&c.console.interactive), "open the interactive console on stdin")
         ("cmdline-file", po::value(&c.console.cmdline_file)->value_name("FILE"),
-         "run the commands in FILE at start-up (then the console with -i)")
+         "run the commands in FILE at start-up, then the console with -i, or stop and exit without it")
         ("cmdline-stop-on-error", po::bool_switch(&c.console.stop_on_error),
          "stop the --cmdline-file script and shadownet at the first failing command (exit 1)")
         ("control-socket", po::value(&c.console.control_socket)->value_name("PATH"),

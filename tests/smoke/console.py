@@ -142,6 +142,94 @@ def scenario_cmdline_file():
     print("ok: start-up script flips a route and reads it back; stop-on-error exits 1 with file:line")
 
 
+def scenario_cmdline_file_exits():
+    """A start-up script without `quit` and without -i is the whole run: the appliance stops on its
+    own once the script is done, long before --duration, with final counters and its summary.
+    With -i the same script is followed by the console instead."""
+    prefix = f"shadownet-smoke-script-exit-{os.getpid()}"
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "no-quit.cmd")
+        with open(script, "w") as f:
+            f.write("wait 1000\nset client 2 route shadow json\nshow frob\nwait 300\nshow client 2 json\n")
+        out = os.path.join(d, "out.json")
+        p = appliance(prefix, ["--cmdline-file", script, "--duration", "120", "--summary-json", out, "-q"])
+        t0 = time.time()
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - t0
+        still_running = p.poll() is None
+        stdout, stderr = finish(p, prefix)  # SIGINT only if it is still running
+        check(not still_running, f"shadownet kept running after its script (killed after {took:.0f} s)")
+        check(p.returncode == 0, f"a failing line without --cmdline-stop-on-error: exit {p.returncode}: {stderr}")
+        check(f"{script}:3: show: unknown word 'frob'" in stderr, f"the failing line is reported: {stderr}")
+        docs = json_docs(stdout)
+        check(len(docs) == 2 and docs[0]["path"] == "shadow" and docs[1]["path"] == "shadow",
+              f"the script's replies: {stdout}")
+        check("total rx" in stdout, f"no final counters: {stdout}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(doc["elapsed_s"] < 60, f"ran {doc['elapsed_s']} s: the script, not --duration 120, ended the run")
+        paths = {c["id"]: c["path"] for c in doc["clients"]["busiest"]}
+        check(paths.get(2) == "shadow", f"the summary is the script's run: {paths}")
+        print(f"script without quit: exited on its own after {doc['elapsed_s']:.1f} s")
+
+        p = appliance(prefix, ["--cmdline-file", script, "-i", "--summary-json", out], stdin=subprocess.PIPE)
+        stdout, stderr = p.communicate("show client 2 json\nquit\n", timeout=60)
+        shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
+        check(p.returncode == 0, f"-i after a script: exit {p.returncode}: {stderr}")
+        check("shadownet> " in stdout, f"no console after the script: {stdout}")
+        docs = json_docs(stdout.split("shadownet> ", 1)[-1])
+        check(docs and docs[0]["id"] == 2 and docs[0]["path"] == "shadow", f"the console sees the script's change: {stdout}")
+        check("stopping shadownet" in stdout, f"the console's quit: {stdout}")
+        check_accounting(json.load(open(out)))
+    print("ok: a script without -i is the whole run (exits, summary written); with -i the console follows")
+
+
+def scenario_script_wait():
+    """A script's `wait` keeps the whole appliance running: the control socket answers during it, and
+    it ends early — and the script with it — on `quit` from the socket or at --duration."""
+    check(CTL, "this scenario needs the shadownet-ctl binary as third argument")
+    prefix = f"shadownet-smoke-script-wait-{os.getpid()}"
+    sock = f"{RUNTIME}/{prefix}/shadownet.sock"
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "long.cmd")
+        with open(script, "w") as f:
+            f.write("wait 600000\nset client 1 route shadow\n")
+        out = os.path.join(d, "out.json")
+        p = appliance(prefix, ["--cmdline-file", script, "--summary-json", out, "-q"])
+        try:
+            wait_for(sock, p)
+            time.sleep(1.5)
+            code, stdout, stderr = ctl(["-s", sock, "-j", "show", "clients"])
+            check(code == 0 and json.loads(stdout)["total"] == 8, f"the socket during a script's wait: {code} {stderr}")
+            code, stdout, stderr = ctl(["-s", sock, "quit"])
+            check(code == 0, f"quit during the wait: {code} {stderr}")
+            p.wait(timeout=30)
+        finally:
+            stdout, stderr = finish(p, prefix)
+        check(p.returncode == 0, f"exit after quit: {p.returncode} {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(all(c["path"] == "primary" for c in doc["clients"]["busiest"]), "the line after the cut wait ran")
+
+        p = appliance(prefix, ["--cmdline-file", script, "--duration", "2", "--summary-json", out, "-q"])
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        still_running = p.poll() is None
+        stdout, stderr = finish(p, prefix)
+        check(not still_running, "--duration 2 did not end a script's 600 s wait within 60 s")
+        check(p.returncode == 0, f"--duration during the wait: exit {p.returncode} {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(doc["elapsed_s"] < 30, f"--duration 2 must end a 600 s wait, ran {doc['elapsed_s']} s")
+        check(all(c["path"] == "primary" for c in doc["clients"]["busiest"]), "the line after the cut wait ran")
+    print("ok: a script's wait serves the socket and ends on quit or --duration")
+
+
 def scenario_interactive():
     """The -i console on a pipe: help, show drops (text and JSON), quit; then EOF alone also stops cleanly."""
     prefix = f"shadownet-smoke-cli-{os.getpid()}"

@@ -85,7 +85,7 @@ struct snm_config {
 // The operator surfaces: console, scripts, control socket (docs/console.md).
 struct console_config {
     bool interactive = false;    // -i: the rte_cmdline console on stdin
-    std::string cmdline_file;    // a script run at start-up
+    std::string cmdline_file;    // a script run at start-up; without -i it is the whole run
     bool stop_on_error = false;  // the script stops at its first failing command, exit 1
     std::string control_socket;  // empty: <DPDK runtime dir>/shadownet.sock; "none": no socket
     std::string control_group;   // the socket file's group (mode 0660); default: our effective group
