@@ -337,6 +337,64 @@ def scenario_ctl():
     print("ok: shadownet-ctl one-shot, -j, -f -e, absent socket, quit; /shadownet/shadow")
 
 
+def scenario_ctl_stdin():
+    """shadownet-ctl with neither a command nor -f reads commands from stdin (a pipe: no prompt):
+    replies in order on stdout, failures on stderr; a failure does not stop it without -e but makes
+    the exit status 1; -e stops at the first failure; all succeeded is 0."""
+    check(CTL, "this scenario needs the shadownet-ctl binary as third argument")
+    prefix = f"shadownet-smoke-ctl-stdin-{os.getpid()}"
+    sock = f"{RUNTIME}/{prefix}/shadownet.sock"
+
+    def ctl_stdin(args, text):
+        q = subprocess.run([CTL] + args, input=text, capture_output=True, text=True, timeout=30)
+        return q.returncode, q.stdout, q.stderr
+
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        p = appliance(prefix, ["--summary-json", out, "-q"])
+        try:
+            wait_for(sock, p)
+            time.sleep(1.5)
+            code, stdout, stderr = ctl_stdin(["-s", sock, "-j"],
+                                             "show clients\n# a comment\n\nset client 4 route shadow\nshow client 4\n")
+            check(code == 0 and stderr == "", f"all good: exit {code}, stderr {stderr!r}")
+            check("shadownet>" not in stdout, f"no prompt when stdin is not a terminal: {stdout!r}")
+            docs = json_docs(stdout)
+            check(len(docs) == 3, f"3 replies for 3 commands (comment and blank skipped): {stdout}")
+            clients, flip, client = docs
+            check(clients["total"] == 8, f"show clients: {clients}")
+            check(flip["client"] == 4 and flip["path"] == "shadow" and flip["changed"] is True, f"set: {flip}")
+            check(client["id"] == 4 and client["path"] == "shadow", f"show client: {client}")
+
+            code, stdout, stderr = ctl_stdin(["--file-prefix", prefix],
+                                             "show client 4242\nset client 5 route shadow\nshow drops\n")
+            check(code == 1, f"a failed command makes the exit status 1, got {code}")
+            check("shadownet-ctl: error: show client: client 4242 does not exist" in stderr, f"the error: {stderr}")
+            check("client 5 route shadow" in stdout and "drops: 0 in total" in stdout,
+                  f"without -e the later commands still run, in order: {stdout}")
+            check(stdout.index("client 5 route shadow") < stdout.index("drops:"), f"replies in order: {stdout}")
+
+            code, stdout, stderr = ctl_stdin(["-s", sock, "-e"], "show nonsense\nset client 6 route shadow\n")
+            check(code == 1 and "show: unknown word 'nonsense'" in stderr, f"-e: {code} {stderr}")
+            check(stdout == "", f"-e stops at the first failure: {stdout!r}")
+            code, stdout, stderr = ctl(["-s", sock, "-j", "show", "client", "6"])
+            check(code == 0 and json.loads(stdout)["path"] == "primary", f"the line after -e's stop ran: {stdout}")
+
+            code, stdout, stderr = ctl_stdin(["-s", sock], "load /etc/hostname\nquit\n")
+            check(code == 1 and "refused" in stderr and "stopping shadownet" in stdout,
+                  f"a refusal also counts as a failure, quit still runs: {code} {stdout!r} {stderr!r}")
+            p.wait(timeout=30)
+        finally:
+            stdout, stderr = finish(p, prefix)
+        check(p.returncode == 0, f"shadownet exit after quit from stdin: {p.returncode} {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        paths = {c["id"]: c["path"] for c in doc["clients"]["busiest"]}
+        check(paths.get(4) == "shadow" and paths.get(5) == "shadow" and paths.get(6) == "primary",
+              f"the summary agrees with what stdin asked: {paths}")
+    print("ok: shadownet-ctl reads commands from stdin: replies in order, exit 0/1, -e stops, quit")
+
+
 def scenario_access():
     """An unprivileged peer is refused and nothing changes; a monitor-group peer may only read;
     root may change; the audit log records the allowed and the refused changes."""
