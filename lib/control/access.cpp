@@ -52,6 +52,15 @@ access_decision decide_access(const access_policy& policy, const peer_identity& 
     return {false, fmt::format("user {} is neither root nor in the operator or monitor group", peer.user)};
 }
 
+access_setup resolve_access(const access_groups& named, std::uint32_t own_gid)
+{
+    access_setup out;
+    out.socket_group = named.control.value_or(own_gid);
+    out.policy.operator_gid = named.operators;
+    out.policy.monitor_gid = named.monitor.value_or(out.socket_group);
+    return out;
+}
+
 peer_identity identify_peer(std::uint32_t uid, std::uint32_t gid, std::int32_t pid)
 {
     peer_identity p;

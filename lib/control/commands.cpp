@@ -561,13 +561,16 @@ reply quit(exec_context& ctx, const parsed_command& cmd)
 reply wait(exec_context& ctx, const parsed_command& cmd)
 {
     const double seconds = double(*cmd.arg("ms").number) / 1000.0;
+    bool full = true;
     if (ctx.wait)
-        ctx.wait(seconds);
+        full = ctx.wait(seconds);
     else
         std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    if (json_out(ctx, cmd))
-        return ok(fmt::format("{{\"waited_ms\": {}}}", *cmd.arg("ms").number));
-    return ok({});
+    // Cut short because the appliance is stopping: the rest of a script must not run.
+    reply r = json_out(ctx, cmd) ? ok(fmt::format("{{\"waited_ms\": {}, \"stopping\": {}}}", *cmd.arg("ms").number, !full))
+                                 : ok(full ? std::string() : std::string("wait: shadownet is stopping\n"));
+    r.quit = !full;
+    return r;
 }
 
 reply show_failover(exec_context& ctx, const parsed_command& cmd)

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -71,13 +72,17 @@ int run(const split_args& args, app_config cfg)
         check_writable(cfg.summary_json);
     // The console's settings fail here, before EAL and traffic, with exit 2.
     const auto& con = cfg.console;
-    control_socket_config sock_cfg;
+    access_groups named;
     if (!con.control_group.empty())
-        sock_cfg.group = group_id(con.control_group, "--control-group");
+        named.control = group_id(con.control_group, "--control-group");
+    if (!con.monitor_group.empty())
+        named.monitor = group_id(con.monitor_group, "--monitor-group");
     if (!con.operator_group.empty())
-        sock_cfg.policy.operator_gid = group_id(con.operator_group, "--operator-group");
-    sock_cfg.policy.monitor_gid =
-        con.monitor_group.empty() ? sock_cfg.group : group_id(con.monitor_group, "--monitor-group");
+        named.operators = group_id(con.operator_group, "--operator-group");
+    const access_setup access = resolve_access(named, ::getegid());
+    control_socket_config sock_cfg;
+    sock_cfg.group = access.socket_group;
+    sock_cfg.policy = access.policy;
     if (!con.cmdline_file.empty() && !std::ifstream(con.cmdline_file))
         throw config_error(fmt::format("--cmdline-file: cannot open '{}'", con.cmdline_file));
     std::unique_ptr<audit_log> audit;
@@ -155,14 +160,6 @@ int run(const split_args& args, app_config cfg)
     // An idle control loop naps, but never past the next look at the ports (failover).
     const auto idle_sleep = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(std::min(200e-6, cfg.failover.poll_us * 1e-6)));
-    // `wait` keeps the appliance running on this thread, nothing else.
-    const auto keep_running = [&app, idle_sleep](double seconds) {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                                   std::chrono::duration<double>(seconds));
-        while (std::chrono::steady_clock::now() < until && !stop_requested.load(std::memory_order_relaxed))
-            if (!app.poll())
-                std::this_thread::sleep_for(idle_sleep);
-    };
     const auto print_reply = [](const reply& r) {
         if (!r.ok) {
             fmt::print(stderr, "shadownet: error: {}\n", r.text);
@@ -171,6 +168,46 @@ int run(const split_args& args, app_config cfg)
             fmt::print("{}{}", r.text, r.text.back() == '\n' ? "" : "\n");
             std::fflush(stdout);
         }
+    };
+
+    // Whatever ends the run: a signal, `quit` from any front end, --duration.
+    const auto stopping = [&target, &elapsed, &cfg] {
+        return stop_requested.load(std::memory_order_relaxed) || target.quit_requested() ||
+               (cfg.duration_s > 0 && elapsed() >= cfg.duration_s);
+    };
+    // One turn of the control loop: forward, run what the console and the
+    // socket queued, the progress line and telemetry once a period. Returns
+    // whether there was work. `wait` runs turns too, so a script's wait keeps
+    // the appliance whole (socket, telemetry, --duration), and may recurse
+    // once: a command run from inside a wait cannot itself be a `wait`
+    // (the socket refuses it, and the console's thread is blocked on its own).
+    std::function<bool(double)> keep_running;
+    const auto turn = [&]() -> bool {
+        bool worked = app.poll();
+        worked = queue.drain(target, keep_running) > 0 || worked;
+        if (!stopping() && std::chrono::steady_clock::now() >= next_progress) {
+            auto cur = take();
+            if (cfg.stats_period_s > 0 && !cfg.quiet && !con.interactive) {
+                fmt::print("{}\n", format_progress(*prev, *cur, elapsed()));
+                std::fflush(stdout);
+            }
+            publish_telemetry(cur);
+            prev = std::move(cur);
+            next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
+        }
+        return worked;
+    };
+    keep_running = [&](double seconds) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                   std::chrono::duration<double>(seconds));
+        while (std::chrono::steady_clock::now() < until) {
+            if (stopping())
+                return false;
+            if (!turn())
+                std::this_thread::sleep_for(idle_sleep);
+        }
+        return true;
     };
 
     std::optional<control_socket> server;
@@ -184,38 +221,19 @@ int run(const split_args& args, app_config cfg)
     if (!con.cmdline_file.empty()) {
         exec_context ctx{target, output_format::text, 0, audit_as("script"), print_reply, keep_running};
         const auto res = run_script_file(ctx, con.cmdline_file, con.stop_on_error, print_reply);
-        if (res.stopped && con.stop_on_error) {
+        if (res.stopped && con.stop_on_error)
             exit_code = 1;
-            quit = true;
-        }
-        quit = quit || res.quit || target.quit_requested();
+        // The script is the whole run unless a console follows it (issue 6):
+        // a script that wants the appliance to run longer says `wait`.
+        quit = !con.interactive || exit_code != 0 || res.quit || target.quit_requested();
     }
     std::optional<console> terminal;
     if (con.interactive && !quit)
         terminal.emplace(queue, audit_as("console"));
 
-    while (!quit && !stop_requested.load(std::memory_order_relaxed)) {
-        bool worked = app.poll();
-        worked = queue.drain(target, keep_running) > 0 || worked;
-        if (target.quit_requested())
-            break;
-        const auto now = std::chrono::steady_clock::now();
-        if (cfg.duration_s > 0 && elapsed() >= cfg.duration_s)
-            break;
-        if (now >= next_progress) {
-            auto cur = take();
-            if (cfg.stats_period_s > 0 && !cfg.quiet && !con.interactive) {
-                fmt::print("{}\n", format_progress(*prev, *cur, elapsed()));
-                std::fflush(stdout);
-            }
-            publish_telemetry(cur);
-            prev = std::move(cur);
-            next_progress += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                std::chrono::duration<double>(cfg.stats_period_s > 0 ? cfg.stats_period_s : 1.0));
-        }
-        if (!worked)
+    while (!quit && !stopping())
+        if (!turn())
             std::this_thread::sleep_for(idle_sleep);
-    }
     // Front ends first: nothing may wait on a control loop that has left.
     queue.close();
     terminal.reset();
@@ -240,8 +258,8 @@ int run_shadownet(int argc, const char* const* argv)
         const auto parsed = parse_app_options(args.app);
         if (parsed.help) {
             fmt::print("usage: shadownet [EAL arguments --] [options]\n\n"
-                       "Without EAL arguments shadownet runs its embedded default: two virtual ports\n"
-                       "with built-in traffic, no hugepages, no PCI.\n\n{}",
+                       "Without EAL arguments (no '--', or nothing before it) shadownet runs its\n"
+                       "embedded default: two virtual ports with built-in traffic, no hugepages, no PCI.\n\n{}",
                        app_options_help());
             return 0;
         }

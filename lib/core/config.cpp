@@ -204,15 +204,15 @@ po::options_description make_description(app_config& c, raw_options& raw)
     console.add_options()
         ("interactive,i", po::bool_switch(&c.console.interactive), "open the interactive console on stdin")
         ("cmdline-file", po::value(&c.console.cmdline_file)->value_name("FILE"),
-         "run the commands in FILE at start-up (then the console with -i)")
+         "run the commands in FILE at start-up, then the console with -i, or stop and exit without it")
         ("cmdline-stop-on-error", po::bool_switch(&c.console.stop_on_error),
          "stop the --cmdline-file script and shadownet at the first failing command (exit 1)")
         ("control-socket", po::value(&c.console.control_socket)->value_name("PATH"),
          "the control socket for shadownet-ctl (default: <DPDK runtime dir>/shadownet.sock; none: no socket)")
         ("control-group", po::value(&c.console.control_group)->value_name("GROUP"),
-         "the control socket's group (mode 0660): who may connect")
+         "the control socket's group (mode 0660): who may connect (default: shadownet's effective group)")
         ("monitor-group", po::value(&c.console.monitor_group)->value_name("GROUP"),
-         "members may run read-only commands over the socket (default: --control-group)")
+         "members may run read-only commands over the socket (default: the control group)")
         ("operator-group", po::value(&c.console.operator_group)->value_name("GROUP"),
          "members may run every command over the socket (root always may)")
         ("audit-log", po::value(&c.console.audit_log)->value_name("FILE"),
@@ -524,7 +524,9 @@ split_args split_command_line(int argc, const char* const* argv)
             out.app.emplace_back(argv[i]);
         return out;
     }
-    out.eal_given = true;
+    // A bare `--` (nothing before it) gives no EAL arguments: the embedded
+    // default applies, as with no `--` at all.
+    out.eal_given = dash > 1;
     for (int i = 1; i < dash; ++i)
         out.eal.emplace_back(argv[i]);
     for (int i = dash + 1; i < argc; ++i)

@@ -72,6 +72,23 @@ def ctl(args, user=None, timeout=20):
     return p.returncode, p.stdout, p.stderr
 
 
+def private_ctl(d):
+    """A copy of shadownet-ctl in d, which unprivileged users can run (the build tree may be root-only)."""
+    os.chmod(d, 0o755)
+    copy = os.path.join(d, "shadownet-ctl")
+    shutil.copy(CTL, copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
+def ctl_as(ctl_copy, sock, user, args, groups=None):
+    """shadownet-ctl as another user and group (setpriv); `groups` replaces the supplementary groups."""
+    extra = [f"--groups={groups}"] if groups else ["--clear-groups"]
+    p = subprocess.run(["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}"] + extra +
+                       [ctl_copy, "-s", sock] + args, capture_output=True, text=True, timeout=20)
+    return p.returncode, p.stdout, p.stderr
+
+
 def finish(proc, prefix, how="signal"):
     if how == "signal" and proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -123,6 +140,94 @@ def scenario_cmdline_file():
         code = subprocess.run([BIN, "--cmdline-file", "/nonexistent.cmd"], capture_output=True, text=True).returncode
         check(code == 2, f"a missing script is a usage error (2), got {code}")
     print("ok: start-up script flips a route and reads it back; stop-on-error exits 1 with file:line")
+
+
+def scenario_cmdline_file_exits():
+    """A start-up script without `quit` and without -i is the whole run: the appliance stops on its
+    own once the script is done, long before --duration, with final counters and its summary.
+    With -i the same script is followed by the console instead."""
+    prefix = f"shadownet-smoke-script-exit-{os.getpid()}"
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "no-quit.cmd")
+        with open(script, "w") as f:
+            f.write("wait 1000\nset client 2 route shadow json\nshow frob\nwait 300\nshow client 2 json\n")
+        out = os.path.join(d, "out.json")
+        p = appliance(prefix, ["--cmdline-file", script, "--duration", "120", "--summary-json", out, "-q"])
+        t0 = time.time()
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - t0
+        still_running = p.poll() is None
+        stdout, stderr = finish(p, prefix)  # SIGINT only if it is still running
+        check(not still_running, f"shadownet kept running after its script (killed after {took:.0f} s)")
+        check(p.returncode == 0, f"a failing line without --cmdline-stop-on-error: exit {p.returncode}: {stderr}")
+        check(f"{script}:3: show: unknown word 'frob'" in stderr, f"the failing line is reported: {stderr}")
+        docs = json_docs(stdout)
+        check(len(docs) == 2 and docs[0]["path"] == "shadow" and docs[1]["path"] == "shadow",
+              f"the script's replies: {stdout}")
+        check("total rx" in stdout, f"no final counters: {stdout}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(doc["elapsed_s"] < 60, f"ran {doc['elapsed_s']} s: the script, not --duration 120, ended the run")
+        paths = {c["id"]: c["path"] for c in doc["clients"]["busiest"]}
+        check(paths.get(2) == "shadow", f"the summary is the script's run: {paths}")
+        print(f"script without quit: exited on its own after {doc['elapsed_s']:.1f} s")
+
+        p = appliance(prefix, ["--cmdline-file", script, "-i", "--summary-json", out], stdin=subprocess.PIPE)
+        stdout, stderr = p.communicate("show client 2 json\nquit\n", timeout=60)
+        shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
+        check(p.returncode == 0, f"-i after a script: exit {p.returncode}: {stderr}")
+        check("shadownet> " in stdout, f"no console after the script: {stdout}")
+        docs = json_docs(stdout.split("shadownet> ", 1)[-1])
+        check(docs and docs[0]["id"] == 2 and docs[0]["path"] == "shadow", f"the console sees the script's change: {stdout}")
+        check("stopping shadownet" in stdout, f"the console's quit: {stdout}")
+        check_accounting(json.load(open(out)))
+    print("ok: a script without -i is the whole run (exits, summary written); with -i the console follows")
+
+
+def scenario_script_wait():
+    """A script's `wait` keeps the whole appliance running: the control socket answers during it, and
+    it ends early — and the script with it — on `quit` from the socket or at --duration."""
+    check(CTL, "this scenario needs the shadownet-ctl binary as third argument")
+    prefix = f"shadownet-smoke-script-wait-{os.getpid()}"
+    sock = f"{RUNTIME}/{prefix}/shadownet.sock"
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "long.cmd")
+        with open(script, "w") as f:
+            f.write("wait 600000\nset client 1 route shadow\n")
+        out = os.path.join(d, "out.json")
+        p = appliance(prefix, ["--cmdline-file", script, "--summary-json", out, "-q"])
+        try:
+            wait_for(sock, p)
+            time.sleep(1.5)
+            code, stdout, stderr = ctl(["-s", sock, "-j", "show", "clients"])
+            check(code == 0 and json.loads(stdout)["total"] == 8, f"the socket during a script's wait: {code} {stderr}")
+            code, stdout, stderr = ctl(["-s", sock, "quit"])
+            check(code == 0, f"quit during the wait: {code} {stderr}")
+            p.wait(timeout=30)
+        finally:
+            stdout, stderr = finish(p, prefix)
+        check(p.returncode == 0, f"exit after quit: {p.returncode} {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(all(c["path"] == "primary" for c in doc["clients"]["busiest"]), "the line after the cut wait ran")
+
+        p = appliance(prefix, ["--cmdline-file", script, "--duration", "2", "--summary-json", out, "-q"])
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        still_running = p.poll() is None
+        stdout, stderr = finish(p, prefix)
+        check(not still_running, "--duration 2 did not end a script's 600 s wait within 60 s")
+        check(p.returncode == 0, f"--duration during the wait: exit {p.returncode} {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(doc["elapsed_s"] < 30, f"--duration 2 must end a 600 s wait, ran {doc['elapsed_s']} s")
+        check(all(c["path"] == "primary" for c in doc["clients"]["busiest"]), "the line after the cut wait ran")
+    print("ok: a script's wait serves the socket and ends on quit or --duration")
 
 
 def scenario_interactive():
@@ -232,6 +337,64 @@ def scenario_ctl():
     print("ok: shadownet-ctl one-shot, -j, -f -e, absent socket, quit; /shadownet/shadow")
 
 
+def scenario_ctl_stdin():
+    """shadownet-ctl with neither a command nor -f reads commands from stdin (a pipe: no prompt):
+    replies in order on stdout, failures on stderr; a failure does not stop it without -e but makes
+    the exit status 1; -e stops at the first failure; all succeeded is 0."""
+    check(CTL, "this scenario needs the shadownet-ctl binary as third argument")
+    prefix = f"shadownet-smoke-ctl-stdin-{os.getpid()}"
+    sock = f"{RUNTIME}/{prefix}/shadownet.sock"
+
+    def ctl_stdin(args, text):
+        q = subprocess.run([CTL] + args, input=text, capture_output=True, text=True, timeout=30)
+        return q.returncode, q.stdout, q.stderr
+
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        p = appliance(prefix, ["--summary-json", out, "-q"])
+        try:
+            wait_for(sock, p)
+            time.sleep(1.5)
+            code, stdout, stderr = ctl_stdin(["-s", sock, "-j"],
+                                             "show clients\n# a comment\n\nset client 4 route shadow\nshow client 4\n")
+            check(code == 0 and stderr == "", f"all good: exit {code}, stderr {stderr!r}")
+            check("shadownet>" not in stdout, f"no prompt when stdin is not a terminal: {stdout!r}")
+            docs = json_docs(stdout)
+            check(len(docs) == 3, f"3 replies for 3 commands (comment and blank skipped): {stdout}")
+            clients, flip, client = docs
+            check(clients["total"] == 8, f"show clients: {clients}")
+            check(flip["client"] == 4 and flip["path"] == "shadow" and flip["changed"] is True, f"set: {flip}")
+            check(client["id"] == 4 and client["path"] == "shadow", f"show client: {client}")
+
+            code, stdout, stderr = ctl_stdin(["--file-prefix", prefix],
+                                             "show client 4242\nset client 5 route shadow\nshow drops\n")
+            check(code == 1, f"a failed command makes the exit status 1, got {code}")
+            check("shadownet-ctl: error: show client: client 4242 does not exist" in stderr, f"the error: {stderr}")
+            check("client 5 route shadow" in stdout and "drops: 0 in total" in stdout,
+                  f"without -e the later commands still run, in order: {stdout}")
+            check(stdout.index("client 5 route shadow") < stdout.index("drops:"), f"replies in order: {stdout}")
+
+            code, stdout, stderr = ctl_stdin(["-s", sock, "-e"], "show nonsense\nset client 6 route shadow\n")
+            check(code == 1 and "show: unknown word 'nonsense'" in stderr, f"-e: {code} {stderr}")
+            check(stdout == "", f"-e stops at the first failure: {stdout!r}")
+            code, stdout, stderr = ctl(["-s", sock, "-j", "show", "client", "6"])
+            check(code == 0 and json.loads(stdout)["path"] == "primary", f"the line after -e's stop ran: {stdout}")
+
+            code, stdout, stderr = ctl_stdin(["-s", sock], "load /etc/hostname\nquit\n")
+            check(code == 1 and "refused" in stderr and "stopping shadownet" in stdout,
+                  f"a refusal also counts as a failure, quit still runs: {code} {stdout!r} {stderr!r}")
+            p.wait(timeout=30)
+        finally:
+            stdout, stderr = finish(p, prefix)
+        check(p.returncode == 0, f"shadownet exit after quit from stdin: {p.returncode} {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        paths = {c["id"]: c["path"] for c in doc["clients"]["busiest"]}
+        check(paths.get(4) == "shadow" and paths.get(5) == "shadow" and paths.get(6) == "primary",
+              f"the summary agrees with what stdin asked: {paths}")
+    print("ok: shadownet-ctl reads commands from stdin: replies in order, exit 0/1, -e stops, quit")
+
+
 def scenario_access():
     """An unprivileged peer is refused and nothing changes; a monitor-group peer may only read;
     root may change; the audit log records the allowed and the refused changes."""
@@ -239,10 +402,7 @@ def scenario_access():
     prefix = f"shadownet-smoke-acl-{os.getpid()}"
     d = tempfile.mkdtemp()
     try:
-        os.chmod(d, 0o755)  # EAL's runtime directory is root-only: the socket lives here instead
-        ctl_copy = os.path.join(d, "shadownet-ctl")
-        shutil.copy(CTL, ctl_copy)
-        os.chmod(ctl_copy, 0o755)
+        ctl_copy = private_ctl(d)  # EAL's runtime directory is root-only: the socket lives here instead
         sock = os.path.join(d, "ctl.sock")
         audit = os.path.join(d, "audit.log")
         # Connect permission for nogroup (the socket's group, mode 0660); operators are root's group,
@@ -256,10 +416,7 @@ def scenario_access():
             time.sleep(1.5)
 
             def as_user(user, args, groups=None):
-                extra = [f"--groups={groups}"] if groups else ["--clear-groups"]
-                p2 = subprocess.run(["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}"] + extra +
-                                    [ctl_copy, "-s", sock] + args, capture_output=True, text=True, timeout=20)
-                return p2.returncode, p2.stdout, p2.stderr
+                return ctl_as(ctl_copy, sock, user, args, groups)
 
             nobody = ("nobody", "nogroup")
             code, out, err = as_user(nobody, ["show", "drops"])
@@ -300,6 +457,41 @@ def scenario_access():
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print("ok: unprivileged peer refused (nothing changed), monitor read-only, root allowed, all audited")
+
+
+def scenario_access_default_group():
+    """No group options: the socket's group and the monitor group are the appliance's own effective
+    group, so a non-root member of it connects and reads but may not change; others cannot connect."""
+    check(CTL, "this scenario needs the shadownet-ctl binary as third argument")
+    import grp
+    prefix = f"shadownet-smoke-acl-default-{os.getpid()}"
+    d = tempfile.mkdtemp()
+    try:
+        ctl_copy = private_ctl(d)
+        sock = os.path.join(d, "ctl.sock")
+        p = appliance(prefix, ["-q", "--control-socket", sock])
+        try:
+            wait_for(sock, p)
+            own = os.getegid()
+            st = os.stat(sock)
+            check(oct(st.st_mode & 0o777) == "0o660" and st.st_gid == own,
+                  f"socket mode/group {oct(st.st_mode)} gid {st.st_gid}, the appliance's group is {own}")
+            time.sleep(1.5)
+            member = ("nobody", grp.getgrgid(own).gr_name)  # not root, but in the appliance's group
+            code, out, err = ctl_as(ctl_copy, sock, member, ["-j", "show", "clients"])
+            check(code == 0 and json.loads(out)["total"] == 8, f"a member of the appliance's group reading: {code} {err}")
+            code, out, err = ctl_as(ctl_copy, sock, member, ["set", "client", "2", "route", "shadow"])
+            check(code == 1 and "monitor group: read-only commands only" in err, f"a member changing: {code} {err}")
+            code, out, err = ctl_as(ctl_copy, sock, ("nobody", "nogroup"), ["show", "drops"])
+            check(code == 1 and "Permission denied" in err, f"a non-member must not even connect: {code} {err}")
+            code, out, err = ctl(["-s", sock, "-j", "show", "client", "2"])
+            check(code == 0 and json.loads(out)["path"] == "primary", f"the refused change did not happen: {out}")
+        finally:
+            stdout, stderr = finish(p, prefix)
+        check(p.returncode == 0, f"shadownet exit {p.returncode}: {stderr}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    print("ok: without group options the appliance's own group may read, not change; others cannot connect")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

@@ -74,6 +74,26 @@ def scenario_embedded():
     print(f"ok: forwarded {doc['totals']['tx']} packets, accounting balances")
 
 
+def scenario_bare_double_dash():
+    """`shadownet -- ...`: nothing before `--` is no EAL arguments, so the embedded default runs
+    (its virtual ports and built-in traffic), not an EAL started with no arguments at all."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        p = subprocess.Popen([BIN, "--", "--duration", "2", "--summary-json", out, "-q"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = p.communicate(timeout=60)
+        check(p.returncode == 0, f"exit {p.returncode}: {stderr}")
+        doc = json.load(open(out))
+        check_accounting(doc)
+        check(len(doc["ports"]) == 2 and "traffic" in doc, f"not the embedded default: {doc['ports']}")
+        t = doc["totals"]
+        check(t["tx"] > 0, f"nothing was forwarded: {t}")
+        check(t["rx"] == t["tx"] + t["drops"], f"rx {t['rx']} != tx {t['tx']} + drops {t['drops']}")
+        left = glob.glob(f"{RUNTIME}/shadownet-{p.pid}-*")
+        check(not left, f"runtime directory left behind: {left}")
+    print(f"ok: a bare '--' runs the embedded default: forwarded {t['tx']} packets, accounting balances")
+
+
 def scenario_signal():
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "out.json")

@@ -63,6 +63,49 @@ TEST(access, root_and_operators_may_change_monitors_may_read_others_nothing)
     EXPECT_NE(local.reason.find("shadownet-ctl -f"), std::string::npos);
 }
 
+TEST(access, groups_default_to_the_appliances_own_group)
+{
+    const auto ro = command_access::read_only;
+    const auto rw = command_access::changing;
+    constexpr std::uint32_t own = 1005, control = 2000, elsewhere = 3000;
+
+    // Nothing named: the socket's group and the monitors are the appliance's own
+    // group, so a member who can connect may read (and only read); others may not.
+    const auto none = resolve_access({}, own);
+    EXPECT_EQ(none.socket_group, own);
+    EXPECT_EQ(none.policy.monitor_gid, std::optional<std::uint32_t>(own));
+    EXPECT_FALSE(none.policy.operator_gid);
+    const auto member = peer(1100, own, {own}, "dave");                  // own group as primary
+    const auto supplementary = peer(1101, 100, {100, own}, "erin");      // ... or supplementary
+    const auto stranger = peer(1102, elsewhere, {elsewhere}, "frank");
+    for (const auto& p : {member, supplementary}) {
+        EXPECT_TRUE(decide_access(none.policy, p, ro, false).allowed) << p.user;
+        const auto d = decide_access(none.policy, p, rw, false);
+        EXPECT_FALSE(d.allowed) << p.user;
+        EXPECT_NE(d.reason.find("is in the monitor group: read-only"), std::string::npos) << d.reason;
+    }
+    EXPECT_FALSE(decide_access(none.policy, stranger, ro, false).allowed);
+    EXPECT_TRUE(decide_access(none.policy, peer(0, 0, {0}, "root"), rw, false).allowed);
+
+    // A named control group is both the socket's group and the monitors' default.
+    const auto ctl = resolve_access({control, std::nullopt, std::nullopt}, own);
+    EXPECT_EQ(ctl.socket_group, control);
+    EXPECT_EQ(ctl.policy.monitor_gid, std::optional<std::uint32_t>(control));
+    EXPECT_FALSE(decide_access(ctl.policy, member, ro, false).allowed); // our group no longer counts
+    EXPECT_TRUE(decide_access(ctl.policy, peer(1103, control, {control}, "gina"), ro, false).allowed);
+
+    // Named groups win over the defaults; operators are never defaulted.
+    const auto all = resolve_access({control, elsewhere, operators}, own);
+    EXPECT_EQ(all.socket_group, control);
+    EXPECT_EQ(all.policy.monitor_gid, std::optional<std::uint32_t>(elsewhere));
+    EXPECT_EQ(all.policy.operator_gid, std::optional<std::uint32_t>(operators));
+    EXPECT_TRUE(decide_access(all.policy, stranger, ro, false).allowed);
+    EXPECT_FALSE(decide_access(all.policy, stranger, rw, false).allowed);
+    const auto mon_only = resolve_access({std::nullopt, elsewhere, std::nullopt}, own);
+    EXPECT_EQ(mon_only.socket_group, own);
+    EXPECT_EQ(mon_only.policy.monitor_gid, std::optional<std::uint32_t>(elsewhere));
+}
+
 TEST(access, identify_peer_and_group_names)
 {
     const auto root = identify_peer(0, 0, 1);

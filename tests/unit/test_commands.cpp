@@ -529,9 +529,24 @@ TEST(command_actions, start_stop_quit_help)
     EXPECT_TRUE(has(run(t, "help set").text, "set client <id> route <primary|shadow>"));
     EXPECT_FALSE(run(t, "help frob").ok);
     double waited = -1;
-    exec_context ctx{t, output_format::text, 0, {}, {}, [&](double s) { waited = s; }};
-    EXPECT_TRUE(execute_line(ctx, "wait 250").ok);
+    bool stopping = false;
+    exec_context ctx{t, output_format::text, 0, {}, {}, [&](double s) {
+                         waited = s;
+                         return !stopping;
+                     }};
+    const auto full = execute_line(ctx, "wait 250");
+    EXPECT_TRUE(full.ok && !full.quit);
     EXPECT_DOUBLE_EQ(waited, 0.25);
+    // A wait the appliance cut short (it is stopping) ends a script like `quit`.
+    stopping = true;
+    const auto cut = execute_line(ctx, "wait 250 json");
+    EXPECT_TRUE(cut.ok && cut.quit);
+    EXPECT_TRUE(has(cut.text, "\"stopping\": true")) << cut.text;
+    std::istringstream script("wait 1000\nset client 1 route shadow\n");
+    const auto res = run_script(ctx, script, "s.cmd", false, {});
+    EXPECT_TRUE(res.quit);
+    EXPECT_EQ(res.ran, 1U);
+    EXPECT_EQ(t.clients_by_id.at(1).path, "primary") << "the line after a cut-short wait ran";
 }
 
 TEST(command_actions, every_show_has_valid_json_including_the_context_format)

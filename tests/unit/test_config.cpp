@@ -144,9 +144,23 @@ TEST(config, split_at_double_dash)
     EXPECT_EQ(b.eal, (std::vector<std::string>{"shadownet"}));
     EXPECT_EQ(b.app, (std::vector<std::string>{"--duration", "1"}));
 
+    // A bare `--` gives no EAL arguments: the embedded default, as without one.
+    const char* bare[] = {"shadownet", "--", "--duration", "5"};
+    const auto c = split_command_line(4, bare);
+    EXPECT_FALSE(c.eal_given);
+    EXPECT_EQ(c.eal, (std::vector<std::string>{"shadownet"}));
+    EXPECT_EQ(c.app, (std::vector<std::string>{"--duration", "5"}));
+
     // Only the first `--` splits; a later one is the application's business.
     const char* twice[] = {"x", "--", "a", "--", "b"};
-    EXPECT_EQ(split_command_line(5, twice).app, (std::vector<std::string>{"a", "--", "b"}));
+    const auto d = split_command_line(5, twice);
+    EXPECT_FALSE(d.eal_given);
+    EXPECT_EQ(d.app, (std::vector<std::string>{"a", "--", "b"}));
+    const char* eal_and_twice[] = {"x", "-l", "0", "--", "a", "--", "b"};
+    const auto e = split_command_line(7, eal_and_twice);
+    EXPECT_TRUE(e.eal_given);
+    EXPECT_EQ(e.eal, (std::vector<std::string>{"x", "-l", "0"}));
+    EXPECT_EQ(e.app, (std::vector<std::string>{"a", "--", "b"}));
 }
 
 TEST(config, embedded_eal_args_map_lcores_onto_allowed_cpus)

@@ -2,11 +2,12 @@
 // Pure POSIX, no DPDK: the decision and the audit line are unit-tested.
 //
 // The model (docs/console.md): the socket file is mode 0660, group
-// --control-group, so only its owner (root) and that group can connect at all.
-// A peer is identified by SO_PEERCRED (uid, gid, pid) and the groups of its
-// uid's passwd entry (getgrouplist). Root and members of --operator-group may
-// run every command; members of --monitor-group (default: --control-group)
-// read-only commands; everyone else is refused, with the reason in the reply.
+// --control-group (default: the appliance's effective group), so only its
+// owner and that group can connect at all. A peer is identified by
+// SO_PEERCRED (uid, gid, pid) and the groups of its uid's passwd entry
+// (getgrouplist). Root and members of --operator-group may run every command;
+// members of --monitor-group (default: the control group) read-only commands;
+// everyone else is refused, with the reason in the reply.
 // Commands that read files on the appliance host (`load`) are never run for a
 // socket peer: shadownet-ctl -f sends a file's lines itself. Every changing
 // command, allowed or refused, is written to the audit log.
@@ -44,6 +45,24 @@ struct access_decision {
 
 access_decision decide_access(const access_policy& policy, const peer_identity& peer, command_access needed,
                               bool local_only);
+
+// The groups named by --control-group, --monitor-group and --operator-group
+// (as gids); unset when not given.
+struct access_groups {
+    std::optional<std::uint32_t> control;
+    std::optional<std::uint32_t> monitor;
+    std::optional<std::uint32_t> operators;
+};
+
+struct access_setup {
+    std::uint32_t socket_group = 0; // the socket file's group (mode 0660): who may connect
+    access_policy policy;
+};
+
+// Fills in the defaults: the control group is the appliance's own effective
+// gid when none is named, and the monitor group the control group, so whoever
+// may connect may at least read. Operators have no default (root only).
+access_setup resolve_access(const access_groups& named, std::uint32_t own_gid);
 
 // Looks the uid up (getpwuid_r, getgrouplist); a uid with no passwd entry keeps only `gid`.
 peer_identity identify_peer(std::uint32_t uid, std::uint32_t gid, std::int32_t pid);

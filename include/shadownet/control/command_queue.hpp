@@ -39,7 +39,7 @@ public:
 
     // Control loop: runs what is queued now with `target`; returns how many
     // ran. `wait` is what the `wait` command does on this thread.
-    std::size_t drain(command_target& target, const std::function<void(double)>& wait = {})
+    std::size_t drain(command_target& target, const std::function<bool(double)>& wait = {})
     {
         std::deque<request> batch;
         {

@@ -169,8 +169,9 @@ struct exec_context {
     // Where `load` writes the replies of the commands it runs; empty: into its own reply.
     std::function<void(const reply&)> out;
     // `wait`: keeps the appliance running for that long (the control loop
-    // passes one that polls it); empty: the calling thread sleeps.
-    std::function<void(double seconds)> wait;
+    // passes one that runs its own turns); returns false when it ended early
+    // because the appliance is stopping. Empty: the calling thread sleeps.
+    std::function<bool(double seconds)> wait;
 };
 
 reply execute(exec_context& ctx, const parsed_command& cmd);
@@ -184,7 +185,7 @@ reply execute(command_target& target, const parsed_command& cmd, output_format f
 struct script_result {
     std::size_t ran = 0;
     std::size_t failed = 0;
-    bool quit = false;    // the script ran `quit`
+    bool quit = false;    // the script ran `quit`, or a `wait` ended because the appliance is stopping
     bool stopped = false; // stopped at an error (stop_on_error)
     std::vector<std::string> errors; // "FILE:LINE: COMMAND: REASON"
 };

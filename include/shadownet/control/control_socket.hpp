@@ -25,7 +25,7 @@ namespace shadownet::control {
 
 struct control_socket_config {
     std::string path;
-    std::optional<std::uint32_t> group; // the socket file's group (mode 0660); default: ours
+    std::optional<std::uint32_t> group; // the socket file's group (mode 0660); unset: whatever bind() gave it
     access_policy policy;
 };
 

@@ -102,11 +102,11 @@ struct failover_config_options {
 // The operator surfaces: console, scripts, control socket (docs/console.md).
 struct console_config {
     bool interactive = false;    // -i: the rte_cmdline console on stdin
-    std::string cmdline_file;    // a script run at start-up
+    std::string cmdline_file;    // a script run at start-up; without -i it is the whole run
     bool stop_on_error = false;  // the script stops at its first failing command, exit 1
     std::string control_socket;  // empty: <DPDK runtime dir>/shadownet.sock; "none": no socket
-    std::string control_group;   // the socket file's group (mode 0660)
-    std::string monitor_group;   // read-only commands; default: control_group
+    std::string control_group;   // the socket file's group (mode 0660); default: our effective group
+    std::string monitor_group;   // read-only commands; default: the control group
     std::string operator_group;  // every command
     std::string audit_log;       // changing commands, allowed or refused; empty: none
 };
@@ -165,7 +165,7 @@ std::string app_options_help();
 struct split_args {
     std::vector<std::string> eal; // argv[0] first, then the EAL arguments
     std::vector<std::string> app;
-    bool eal_given = false;       // the user wrote a `--`: EAL arguments are theirs
+    bool eal_given = false;       // something precedes `--`: EAL arguments are the user's
 };
 split_args split_command_line(int argc, const char* const* argv);
 
