@@ -62,6 +62,17 @@ def port_stats_docs(docs):
     return [d for d in docs if isinstance(d.get("ports"), list) and d["ports"] and "rx" in d["ports"][0]]
 
 
+def run_shadownet(cmd, prefix):
+    """Runs one appliance to the end of its script; its runtime directory goes with it."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"shadownet exit {p.returncode}: {p.stderr[-500:]}")
+    return p
+
+
 def run_null_rig(sn_bin, mode, fault, rate, settle_ms, window_ms, tag, cpus):
     prefix = f"fobench-{tag}"
     with tempfile.TemporaryDirectory() as d:
@@ -77,12 +88,7 @@ def run_null_rig(sn_bin, mode, fault, rate, settle_ms, window_ms, tag, cpus):
                "--", "--virtual-ports", "1", "--port-pairs", "2:0", "--shadow-ports", "0:1", "--traffic-ports", "2",
                "--traffic-rate", str(rate), "--policy", "off", "--failover", mode,
                "--cmdline-file", script, "-q", "--summary-json", summary]
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        finally:
-            shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
-        if p.returncode != 0:
-            raise RuntimeError(f"shadownet exit {p.returncode}: {p.stderr[-500:]}")
+        p = run_shadownet(cmd, prefix)
         docs = json_docs(p.stdout)
         stats = port_stats_docs(docs)
         gap_us = [d["failover"]["max_poll_gap_us"] for d in docs if "failover" in d][-1]
@@ -114,12 +120,7 @@ def run_cable_rig(sn_bin, rate, settle_ms, window_ms, tag, cpus):
                "--", "--virtual-ports", "3", "--port-pairs", "0:1", "--shadow-ports", "1:2", "--traffic-ports", "0",
                "--traffic-rate", str(rate), "--policy", "off", "--cmdline-file", script, "-q",
                "--summary-json", summary]
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        finally:
-            shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
-        if p.returncode != 0:
-            raise RuntimeError(f"shadownet exit {p.returncode}: {p.stderr[-500:]}")
+        run_shadownet(cmd, prefix)
         doc = json.load(open(summary))
         t = doc["traffic"]
         offered = t["sent"] / doc["elapsed_s"]

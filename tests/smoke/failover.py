@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smoke import BIN, RUNTIME, check, check_accounting  # noqa: E402
+from console import json_docs  # noqa: E402
 
 GEN = sys.argv[3] if len(sys.argv) > 3 else None
 EAL = ["--no-huge", "-m", "256", "--no-pci", "--log-level", "*:error"]
@@ -28,24 +29,6 @@ EAL = ["--no-huge", "-m", "256", "--no-pci", "--log-level", "*:error"]
 
 def cpus():
     return sorted(os.sched_getaffinity(0))
-
-
-def json_docs(text):
-    dec = json.JSONDecoder()
-    docs, i = [], 0
-    while True:
-        i = text.find("{", i)
-        if i < 0:
-            return docs
-        if i == 0 or text[i - 1] == "\n":
-            try:
-                doc, end = dec.raw_decode(text, i)
-                docs.append(doc)
-                i = end
-                continue
-            except json.JSONDecodeError:
-                pass
-        i += 1
 
 
 def scenario_console():
