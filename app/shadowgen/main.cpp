@@ -12,7 +12,8 @@
 // 0; with --tx-lcores N, worker lcores 1..N-1 (in EAL order) each run one more
 // TX shard on their own TX queue (the engine's thread contract, engine.hpp).
 // `workers_run` is the only other thing shared: the main lcore clears it
-// (relaxed; the workers need no data from it) and then waits for them.
+// (relaxed; the workers need no data from it) and then waits for them
+// (dpdk::lcore_launcher, which also clears it when an exception unwinds).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -23,13 +24,12 @@
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
-#include <rte_ethdev.h>
-#include <rte_lcore.h>
 
 #include "shadownet/core/config.hpp"
 #include "shadownet/core/error.hpp"
 #include "shadownet/core/json.hpp"
 #include "shadownet/dpdk/eal.hpp"
+#include "shadownet/dpdk/lcore.hpp"
 #include "shadownet/dpdk/mempool.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/engine.hpp"
@@ -187,11 +187,11 @@ int run(const split_args& args, const options& o)
         }
         return out;
     };
-    if (o.tx_lcores < 1 || o.tx_lcores > rte_lcore_count())
-        throw config_error(fmt::format("--tx-lcores {}: the EAL has {} lcores (-l)", o.tx_lcores, rte_lcore_count()));
+    if (o.tx_lcores < 1 || o.tx_lcores > dpdk::lcore_count())
+        throw config_error(fmt::format("--tx-lcores {}: the EAL has {} lcores (-l)", o.tx_lcores, dpdk::lcore_count()));
     const auto tx_ids = pick(o.tx_ports, "--tx-ports");
     const auto rx_ids = pick(o.rx_ports.empty() ? o.tx_ports : o.rx_ports, "--rx-ports");
-    auto pool = dpdk::mempool::pktmbuf("shadowgen_pkts", 16383, 256, static_cast<int>(rte_socket_id()));
+    auto pool = dpdk::mempool::pktmbuf("shadowgen_pkts", 16383, 256, dpdk::local_socket());
     std::vector<dpdk::port> ports;
     std::vector<gen::engine_port> tx;
     std::vector<gen::engine_port> rx;
@@ -219,19 +219,12 @@ int run(const split_args& args, const options& o)
     gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores);
     std::vector<tx_worker> workers;
     workers.reserve(o.tx_lcores);
-    {
-        unsigned shard = 1;
-        unsigned lcore = 0;
-        RTE_LCORE_FOREACH_WORKER(lcore) {
-            if (shard == o.tx_lcores)
-                break;
-            workers.push_back({&e, shard++});
-            if (rte_eal_remote_launch(tx_worker_main, &workers.back(), lcore) != 0) {
-                workers_run.store(false, std::memory_order_relaxed);
-                rte_eal_mp_wait_lcore();
-                throw config_error(fmt::format("cannot start TX lcore {}", lcore));
-            }
-        }
+    dpdk::lcore_launcher launcher([] { workers_run.store(false, std::memory_order_relaxed); });
+    for (const unsigned lcore : dpdk::worker_lcores()) {
+        if (workers.size() + 1 == o.tx_lcores)
+            break;
+        workers.push_back({&e, static_cast<unsigned>(workers.size() + 1)});
+        launcher.launch(lcore, tx_worker_main, &workers.back());
     }
     if (!o.quiet)
         fmt::print("shadowgen: {} clients in {} groups, {} s, tx ports {}, rx ports {}, {} TX lcores\n",
@@ -266,7 +259,7 @@ int run(const split_args& args, const options& o)
     }
     e.stop_sending();
     workers_run.store(false, std::memory_order_relaxed);
-    rte_eal_mp_wait_lcore();
+    launcher.wait_all();
     const double elapsed = since();
     const auto tot = e.totals();
     fmt::print("shadowgen: sent {} received {} lost {} duplicates {} reordered {} backpressure {}; latency p50 {} us "
