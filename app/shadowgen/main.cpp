@@ -76,6 +76,7 @@ struct options {
     double drain_s = 0.5;
     double linger_s = 0;
     unsigned tx_lcores = 1;
+    std::size_t latency_clients = gen::engine::default_latency_clients;
     bool quiet = false;
 };
 
@@ -98,6 +99,8 @@ options parse(const std::vector<std::string>& args, bool& help)
         ("tx-lcores", po::value(&o.tx_lcores)->value_name("N"),
          "lcores that send (the main one and N-1 workers), one TX queue each per TX port (default 1)")
         ("drain", po::value(&o.drain_s)->value_name("SECONDS"), "after sending stops, wait this long for stragglers")
+        ("latency-clients", po::value(&o.latency_clients)->value_name("N"),
+         "the first N clients get a latency histogram of their own, 1.1 KiB each (default 16384)")
         ("summary-json", po::value(&o.summary_json)->value_name("FILE"), "write per-client results as JSON")
         ("linger", po::value(&o.linger_s)->value_name("SECONDS"),
          "after writing the results, keep the ports open this long or until SIGINT/SIGTERM (memif: let the "
@@ -144,6 +147,8 @@ std::string summary(const gen::engine& e, double elapsed)
         w.member("lost", s.lost());
         w.member("duplicates", s.duplicates);
         w.member("reordered", s.reordered);
+        if (const auto* h = e.latency_of(i))
+            gen::write_latency_json(w, *h);
         w.end_object();
     }
     w.end_array();
@@ -216,7 +221,7 @@ int run(const split_args& args, const options& o)
         tx.push_back({p, queues_of(p), queues_of(p)});
     for (const auto p : rx_ids)
         rx.push_back({p, queues_of(p), queues_of(p)});
-    gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores);
+    gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores, o.latency_clients);
     std::vector<tx_worker> workers;
     workers.reserve(o.tx_lcores);
     dpdk::lcore_launcher launcher([] { workers_run.store(false, std::memory_order_relaxed); });

@@ -323,6 +323,18 @@ def scenario_bad_command_lines():
     print(f"ok: {len(cases)} bad command lines each get their error")
 
 
+def check_client_latency(doc, clients):
+    """shadowgen's clients[] carry their own latency percentiles, consistent with their counts."""
+    check(len(doc["clients"]) == clients, f"{clients} clients in the summary, got {len(doc['clients'])}")
+    for c in doc["clients"]:
+        check("latency_ns" in c, f"client {c['index']} has no latency_ns: {c}")
+        lat = c["latency_ns"]
+        order = [lat[k] for k in ("p50", "p90", "p99", "p99.9", "max")]
+        check(order == sorted(order), f"client {c['index']}: percentiles out of order: {lat}")
+        check((c["received"] > 0) == (lat["max"] > 0), f"client {c['index']}: received {c['received']}, {lat}")
+        check(lat["max"] <= doc["totals"]["latency_ns"]["max"], f"client {c['index']}: max above the totals' max")
+
+
 def shadowgen_bin():
     check(len(sys.argv) > 3, "this scenario needs the shadowgen binary as third argument")
     return sys.argv[3]
@@ -354,6 +366,7 @@ def gen_pacing(lcores, tx_lcores):
             check(t["reordered"] == 0 and t["duplicates"] == 0, f"loopback reordered or duplicated: {t}")
             check(len(doc["clients"]) == 20, "per-client results")
             check(all(c["sent"] > 0 for c in doc["clients"]), "every client sent")
+            check_client_latency(doc, 20)
             rows = open(series).read().splitlines()
             check(rows[0] == "t,group,offered_pps,sent_pps,received_pps" and len(rows) > 20, "time series")
     finally:
