@@ -14,6 +14,14 @@
 // `workers_run` is the only other thing shared: the main lcore clears it
 // (relaxed; the workers need no data from it) and then waits for them
 // (dpdk::lcore_launcher, which also clears it when an exception unwinds).
+//
+// Start-up: nothing is sent before every port's link is up and each RX queue
+// has been polled once. A memif client's link comes up after the server's,
+// and the server can only transmit into slots the client's rx_burst has
+// handed it; traffic sent as soon as the TX port connects would reach the
+// appliance while its path back to us is not ready, and the appliance would
+// drop it (tx_full).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -75,6 +83,7 @@ struct options {
     std::string timeseries_csv;
     double drain_s = 0.5;
     double linger_s = 0;
+    double link_wait_s = 10;
     unsigned tx_lcores = 1;
     std::size_t latency_clients = gen::engine::default_latency_clients;
     bool quiet = false;
@@ -99,6 +108,9 @@ options parse(const std::vector<std::string>& args, bool& help)
         ("tx-lcores", po::value(&o.tx_lcores)->value_name("N"),
          "lcores that send (the main one and N-1 workers), one TX queue each per TX port (default 1)")
         ("drain", po::value(&o.drain_s)->value_name("SECONDS"), "after sending stops, wait this long for stragglers")
+        ("link-wait", po::value(&o.link_wait_s)->value_name("SECONDS"),
+         "before sending, wait this long for every port's link (memif: the appliance) to come up; 0: do not wait "
+         "(default 10)")
         ("latency-clients", po::value(&o.latency_clients)->value_name("N"),
          "the first N clients get a latency histogram of their own, 1.1 KiB each (default 16384)")
         ("summary-json", po::value(&o.summary_json)->value_name("FILE"), "write per-client results as JSON")
@@ -222,6 +234,24 @@ int run(const split_args& args, const options& o)
     for (const auto p : rx_ids)
         rx.push_back({p, queues_of(p), queues_of(p)});
     gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores, o.latency_clients);
+    if (o.link_wait_s > 0) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.link_wait_s);
+        const auto down = [&ports] {
+            return std::find_if(ports.begin(), ports.end(), [](const dpdk::port& p) { return !p.link().up; });
+        };
+        for (auto p = down(); p != ports.end(); p = down()) {
+            if (stop_requested.load(std::memory_order_relaxed))
+                break; // the loop below ends at once and writes what there is
+            if (std::chrono::steady_clock::now() >= until)
+                throw std::runtime_error(fmt::format("port {} ({}): link still down after {} s (--link-wait)",
+                                                     p->id(), p->name(), o.link_wait_s));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    // One poll of every RX queue before the first packet leaves: a memif
+    // client's rx_burst is what hands the server (the appliance) the slots it
+    // transmits into.
+    e.receive();
     std::vector<tx_worker> workers;
     workers.reserve(o.tx_lcores);
     dpdk::lcore_launcher launcher([] { workers_run.store(false, std::memory_order_relaxed); });

@@ -4,7 +4,7 @@
 //
 // Threads. One control thread calls tick() on the tick, receive() (or poll(),
 // which is poll_tx(0) then receive()) and every accessor; it alone writes the
-// receive side (per-client sequence windows, the histogram, foreign). The
+// receive side (per-client sequence windows, the histograms, foreign). The
 // clients are partitioned into `tx_lcores` TX shards by TX queue: shard s
 // owns the queues q with q % tx_lcores == s on every TX port, and only the
 // lcore calling poll_tx(s) writes shard s and its clients' send counters. The
