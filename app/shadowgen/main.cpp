@@ -12,7 +12,16 @@
 // 0; with --tx-lcores N, worker lcores 1..N-1 (in EAL order) each run one more
 // TX shard on their own TX queue (the engine's thread contract, engine.hpp).
 // `workers_run` is the only other thing shared: the main lcore clears it
-// (relaxed; the workers need no data from it) and then waits for them.
+// (relaxed; the workers need no data from it) and then waits for them
+// (dpdk::lcore_launcher, which also clears it when an exception unwinds).
+//
+// Start-up: nothing is sent before every port's link is up and each RX queue
+// has been polled once. A memif client's link comes up after the server's,
+// and the server can only transmit into slots the client's rx_burst has
+// handed it; traffic sent as soon as the TX port connects would reach the
+// appliance while its path back to us is not ready, and the appliance would
+// drop it (tx_full).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -23,13 +32,12 @@
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
-#include <rte_ethdev.h>
-#include <rte_lcore.h>
 
 #include "shadownet/core/config.hpp"
 #include "shadownet/core/error.hpp"
 #include "shadownet/core/json.hpp"
 #include "shadownet/dpdk/eal.hpp"
+#include "shadownet/dpdk/lcore.hpp"
 #include "shadownet/dpdk/mempool.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/gen/engine.hpp"
@@ -75,7 +83,9 @@ struct options {
     std::string timeseries_csv;
     double drain_s = 0.5;
     double linger_s = 0;
+    double link_wait_s = 10;
     unsigned tx_lcores = 1;
+    std::size_t latency_clients = gen::engine::default_latency_clients;
     bool quiet = false;
 };
 
@@ -98,6 +108,11 @@ options parse(const std::vector<std::string>& args, bool& help)
         ("tx-lcores", po::value(&o.tx_lcores)->value_name("N"),
          "lcores that send (the main one and N-1 workers), one TX queue each per TX port (default 1)")
         ("drain", po::value(&o.drain_s)->value_name("SECONDS"), "after sending stops, wait this long for stragglers")
+        ("link-wait", po::value(&o.link_wait_s)->value_name("SECONDS"),
+         "before sending, wait this long for every port's link (memif: the appliance) to come up; 0: do not wait "
+         "(default 10)")
+        ("latency-clients", po::value(&o.latency_clients)->value_name("N"),
+         "the first N clients get a latency histogram of their own, 1.1 KiB each (default 16384)")
         ("summary-json", po::value(&o.summary_json)->value_name("FILE"), "write per-client results as JSON")
         ("linger", po::value(&o.linger_s)->value_name("SECONDS"),
          "after writing the results, keep the ports open this long or until SIGINT/SIGTERM (memif: let the "
@@ -144,6 +159,8 @@ std::string summary(const gen::engine& e, double elapsed)
         w.member("lost", s.lost());
         w.member("duplicates", s.duplicates);
         w.member("reordered", s.reordered);
+        if (const auto* h = e.latency_of(i))
+            gen::write_latency_json(w, *h);
         w.end_object();
     }
     w.end_array();
@@ -187,11 +204,11 @@ int run(const split_args& args, const options& o)
         }
         return out;
     };
-    if (o.tx_lcores < 1 || o.tx_lcores > rte_lcore_count())
-        throw config_error(fmt::format("--tx-lcores {}: the EAL has {} lcores (-l)", o.tx_lcores, rte_lcore_count()));
+    if (o.tx_lcores < 1 || o.tx_lcores > dpdk::lcore_count())
+        throw config_error(fmt::format("--tx-lcores {}: the EAL has {} lcores (-l)", o.tx_lcores, dpdk::lcore_count()));
     const auto tx_ids = pick(o.tx_ports, "--tx-ports");
     const auto rx_ids = pick(o.rx_ports.empty() ? o.tx_ports : o.rx_ports, "--rx-ports");
-    auto pool = dpdk::mempool::pktmbuf("shadowgen_pkts", 16383, 256, static_cast<int>(rte_socket_id()));
+    auto pool = dpdk::mempool::pktmbuf("shadowgen_pkts", 16383, 256, dpdk::local_socket());
     std::vector<dpdk::port> ports;
     std::vector<gen::engine_port> tx;
     std::vector<gen::engine_port> rx;
@@ -216,22 +233,33 @@ int run(const split_args& args, const options& o)
         tx.push_back({p, queues_of(p), queues_of(p)});
     for (const auto p : rx_ids)
         rx.push_back({p, queues_of(p), queues_of(p)});
-    gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores);
+    gen::engine e(sc, tx, rx, pool.get(), 32, o.tx_lcores, o.latency_clients);
+    if (o.link_wait_s > 0) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.link_wait_s);
+        const auto down = [&ports] {
+            return std::find_if(ports.begin(), ports.end(), [](const dpdk::port& p) { return !p.link().up; });
+        };
+        for (auto p = down(); p != ports.end(); p = down()) {
+            if (stop_requested.load(std::memory_order_relaxed))
+                break; // the loop below ends at once and writes what there is
+            if (std::chrono::steady_clock::now() >= until)
+                throw std::runtime_error(fmt::format("port {} ({}): link still down after {} s (--link-wait)",
+                                                     p->id(), p->name(), o.link_wait_s));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    // One poll of every RX queue before the first packet leaves: a memif
+    // client's rx_burst is what hands the server (the appliance) the slots it
+    // transmits into.
+    e.receive();
     std::vector<tx_worker> workers;
     workers.reserve(o.tx_lcores);
-    {
-        unsigned shard = 1;
-        unsigned lcore = 0;
-        RTE_LCORE_FOREACH_WORKER(lcore) {
-            if (shard == o.tx_lcores)
-                break;
-            workers.push_back({&e, shard++});
-            if (rte_eal_remote_launch(tx_worker_main, &workers.back(), lcore) != 0) {
-                workers_run.store(false, std::memory_order_relaxed);
-                rte_eal_mp_wait_lcore();
-                throw config_error(fmt::format("cannot start TX lcore {}", lcore));
-            }
-        }
+    dpdk::lcore_launcher launcher([] { workers_run.store(false, std::memory_order_relaxed); });
+    for (const unsigned lcore : dpdk::worker_lcores()) {
+        if (workers.size() + 1 == o.tx_lcores)
+            break;
+        workers.push_back({&e, static_cast<unsigned>(workers.size() + 1)});
+        launcher.launch(lcore, tx_worker_main, &workers.back());
     }
     if (!o.quiet)
         fmt::print("shadowgen: {} clients in {} groups, {} s, tx ports {}, rx ports {}, {} TX lcores\n",
@@ -266,7 +294,7 @@ int run(const split_args& args, const options& o)
     }
     e.stop_sending();
     workers_run.store(false, std::memory_order_relaxed);
-    rte_eal_mp_wait_lcore();
+    launcher.wait_all();
     const double elapsed = since();
     const auto tot = e.totals();
     fmt::print("shadowgen: sent {} received {} lost {} duplicates {} reordered {} backpressure {}; latency p50 {} us "

@@ -13,6 +13,7 @@
 #include <rte_lcore.h>
 
 #include "shadownet/core/error.hpp"
+#include "shadownet/dpdk/lcore.hpp"
 
 namespace shadownet::dpdk {
 
@@ -60,10 +61,7 @@ unsigned eal_guard::main_lcore() const noexcept
 
 std::vector<unsigned> eal_guard::worker_lcores() const
 {
-    std::vector<unsigned> out;
-    unsigned id = 0;
-    RTE_LCORE_FOREACH_WORKER(id) { out.push_back(id); }
-    return out;
+    return dpdk::worker_lcores();
 }
 
 bool eal_guard::active() noexcept

@@ -1,7 +1,6 @@
 #include "shadownet/gen/engine.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -270,48 +269,8 @@ std::size_t stamp_offset(const std::uint8_t* p, std::size_t len) noexcept
     return at + stamp_bytes <= end ? at : 0;
 }
 
-void latency_histogram::add(std::uint64_t ns) noexcept
-{
-    std::size_t idx = ns;
-    if (ns >= 16) {
-        const int msb = 63 - std::countl_zero(ns);
-        const int shift = msb - 4;
-        idx = static_cast<std::size_t>(shift + 1) * 16 + ((ns >> shift) & 15);
-    }
-    ++counts_[std::min(idx, buckets - 1)];
-    ++count_;
-    max_ = std::max(max_, ns);
-}
-
-void latency_histogram::merge(const latency_histogram& o) noexcept
-{
-    for (std::size_t i = 0; i < buckets; ++i)
-        counts_[i] += o.counts_[i];
-    count_ += o.count_;
-    max_ = std::max(max_, o.max_);
-}
-
-std::uint64_t latency_histogram::quantile(double q) const noexcept
-{
-    if (count_ == 0)
-        return 0;
-    const auto want = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < buckets; ++i) {
-        seen += counts_[i];
-        if (seen >= std::max<std::uint64_t>(want, 1)) {
-            if (i < 16)
-                return i;
-            const std::size_t shift = i / 16 - 1;
-            // The bucket's upper edge, capped by the largest sample seen.
-            return std::min<std::uint64_t>(((16 + i % 16 + 1) << shift) - 1, max_);
-        }
-    }
-    return max_;
-}
-
 engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port> rx, rte_mempool* pool,
-               std::uint16_t burst, unsigned tx_lcores)
+               std::uint16_t burst, unsigned tx_lcores, std::size_t latency_clients)
     : sc_(std::move(sc)), tx_(std::move(tx)), rx_(std::move(rx)), pool_(pool),
       burst_(std::clamp<std::uint16_t>(burst, 1, max_burst)), n_shards_(std::max(tx_lcores, 1U))
 {
@@ -406,6 +365,7 @@ engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port
         group_of_.push_back(p.group);
     }
     rx_clients_.resize(locate_.size());
+    client_latency_.resize(std::min(latency_clients, locate_.size()));
     group_sent_mark_.assign(sc_.groups.size(), 0);
     group_recv_mark_.assign(sc_.groups.size(), 0);
     group_offered_mark_.assign(sc_.groups.size(), 0);
@@ -769,7 +729,10 @@ void engine::account(const payload_stamp& stamp, std::uint64_t now) noexcept
         ++c.received;
         ++c.reordered;
     }
-    latency_.add(static_cast<std::uint64_t>(static_cast<double>(now - stamp.tsc) * ns_per_tsc_));
+    const auto ns = static_cast<std::uint64_t>(static_cast<double>(now - stamp.tsc) * ns_per_tsc_);
+    latency_.add(ns);
+    if (stamp.client < client_latency_.size())
+        client_latency_[stamp.client].add(ns);
 }
 
 void engine::receive() noexcept
@@ -813,13 +776,7 @@ void write_traffic_json(json_writer& w, const engine_totals& t, const latency_hi
     w.member("duplicates", t.duplicates);
     w.member("foreign", t.foreign);
     w.member("backpressure", t.backpressure);
-    w.key("latency_ns").begin_object();
-    w.member("p50", latency.quantile(0.5));
-    w.member("p90", latency.quantile(0.9));
-    w.member("p99", latency.quantile(0.99));
-    w.member("p99.9", latency.quantile(0.999));
-    w.member("max", latency.max());
-    w.end_object();
+    write_latency_json(w, latency);
 }
 
 client_stats engine::stats_of(std::size_t client) const noexcept

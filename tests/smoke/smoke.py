@@ -343,6 +343,18 @@ def scenario_bad_command_lines():
     print(f"ok: {len(cases)} bad command lines each get their error")
 
 
+def check_client_latency(doc, clients):
+    """shadowgen's clients[] carry their own latency percentiles, consistent with their counts."""
+    check(len(doc["clients"]) == clients, f"{clients} clients in the summary, got {len(doc['clients'])}")
+    for c in doc["clients"]:
+        check("latency_ns" in c, f"client {c['index']} has no latency_ns: {c}")
+        lat = c["latency_ns"]
+        order = [lat[k] for k in ("p50", "p90", "p99", "p99.9", "max")]
+        check(order == sorted(order), f"client {c['index']}: percentiles out of order: {lat}")
+        check((c["received"] > 0) == (lat["max"] > 0), f"client {c['index']}: received {c['received']}, {lat}")
+        check(lat["max"] <= doc["totals"]["latency_ns"]["max"], f"client {c['index']}: max above the totals' max")
+
+
 def shadowgen_bin():
     check(len(sys.argv) > 3, "this scenario needs the shadowgen binary as third argument")
     return sys.argv[3]
@@ -374,6 +386,7 @@ def gen_pacing(lcores, tx_lcores):
             check(t["reordered"] == 0 and t["duplicates"] == 0, f"loopback reordered or duplicated: {t}")
             check(len(doc["clients"]) == 20, "per-client results")
             check(all(c["sent"] > 0 for c in doc["clients"]), "every client sent")
+            check_client_latency(doc, 20)
             rows = open(series).read().splitlines()
             check(rows[0] == "t,group,offered_pps,sent_pps,received_pps" and len(rows) > 20, "time series")
     finally:
@@ -500,8 +513,23 @@ def scenario_memif():
     tag = os.getpid()
     sock = f"/tmp/shadownet-smoke-{tag}.sock"
     sn_prefix, gen_prefix = f"shadownet-smoke-memif-{tag}", f"shadowgen-smoke-memif-{tag}"
+    lone_prefix = f"shadowgen-smoke-memif-lone-{tag}"
     cpus = sorted(os.sched_getaffinity(0))
     try:
+        # A peer that accepts the connection and never answers: shadowgen waits for its link,
+        # then gives up naming the port (and sends nothing meanwhile). DPDK 22.11's memif
+        # sockets are abstract (socket-abstract=yes by default): no file, the name is "\0" + path.
+        import socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as mute:
+            mute.bind("\0" + sock)
+            mute.listen(4)
+            p = subprocess.run([gen, "--lcores", f"0@{cpus[0]}", "--no-huge", "-m", "256", "--no-pci",
+                                "--file-prefix", lone_prefix, "--log-level", "*:error",
+                                "--vdev", f"net_memif0,role=client,socket={sock},id=0",
+                                "--", "--rate", "1000", "--duration", "1", "--link-wait", "0.3", "-q"],
+                               capture_output=True, text=True, timeout=60)
+        check(p.returncode == 1 and "link still down" in p.stderr and "net_memif0" in p.stderr,
+              f"shadowgen with a mute peer: exit {p.returncode}: {p.stderr}")
         with tempfile.TemporaryDirectory() as d:
             sn_out = os.path.join(d, "sn.json")
             gen_out = os.path.join(d, "gen.json")
@@ -511,17 +539,23 @@ def scenario_memif():
                                    "--vdev", f"net_memif1,role=server,socket={sock},id=1",
                                    "--", "--summary-json", sn_out, "-q"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(100):
-                if os.path.exists(sock):
+            # shadowgen connects once the appliance has started its ports: a memif server refuses
+            # a client while its port is stopped, and the client does not retry. The appliance
+            # opens its control socket right after starting them. (The memif socket itself is
+            # abstract: no file to wait for.)
+            ready = f"{RUNTIME}/{sn_prefix}/shadownet.sock"
+            for _ in range(600):
+                if os.path.exists(ready) or sn.poll() is not None:
                     break
                 time.sleep(0.05)
+            check(os.path.exists(ready), f"shadownet did not start: {sn.poll()}")
             # shadowgen lingers connected until the appliance has stopped:
             # DPDK 22.11's memif PMD can crash a server whose client
             # disconnects while it polls (shadowgen --linger).
             g = subprocess.Popen([gen, "--lcores", f"0@{cpus[0]}", "--no-huge", "-m", "256", "--no-pci",
                                   "--file-prefix", gen_prefix, "--log-level", "*:error",
                                   "--vdev", f"net_memif0,role=client,socket={sock},id=0,rsize=12",
-                                  "--vdev", f"net_memif1,role=client,socket={sock},id=1,rsize=12",
+                                  "--vdev", f"net_memif1,role=client,socket={sock},id=1,rsize=13",
                                   "--", "--tx-ports", "0", "--rx-ports", "1", "--rate", "20000", "--clients", "8",
                                   "--duration", "3", "--drain", "1", "--summary-json", gen_out, "-q",
                                   "--linger", "30"],
@@ -537,26 +571,36 @@ def scenario_memif():
             g_stdout, g_stderr = g.communicate(timeout=30)
             check(g.returncode == 0, f"shadowgen exit {g.returncode}: {g_stderr}")
             check(sn.returncode == 0, f"shadownet exit {sn.returncode}: {sn_stderr}")
-            gd = json.load(open(gen_out))["totals"]
+            gdoc = json.load(open(gen_out))
+            gd = gdoc["totals"]
             sd = json.load(open(sn_out))
             check_accounting(sd)
             check(gd["sent"] > 40000, f"shadowgen sent only {gd['sent']}")
             check(gd["sent"] == sd["totals"]["rx"], f"shadowgen sent {gd['sent']} != shadownet rx {sd['totals']['rx']}")
-            # The appliance drops only when shadowgen's RX ring is full (tx_full): on a busy shared
-            # 2-core box the generator's lcore can be descheduled for longer than its ring lasts.
-            # What must hold regardless of timing is that every lost packet is a counted drop.
-            dropped = sd["totals"]["dropped"]
-            check(gd["received"] + sd["totals"]["drops"] == gd["sent"] and gd["lost"] == sd["totals"]["drops"],
-                  f"lost over memif and not counted by the appliance: {gd}; appliance drops {dropped}")
-            check(sd["totals"]["drops"] == dropped["tx_full"], f"appliance drops other than tx_full: {dropped}")
+            # Nothing is lost, however the two processes are scheduled. The appliance drops (tx_full)
+            # only what shadowgen's RX ring (its port 1) cannot take:
+            # - before shadowgen's link on that port is up and its RX queue polled once (a memif
+            #   server transmits only into slots the client's rx_burst handed it). shadowgen sends
+            #   nothing before that; before it waited, 1 run in 30 (one CPU busy) to 7 in 90 (both
+            #   busy) lost each client's first packets this way.
+            # - when the ring is full. shadowgen's one lcore sends (at most a burst per loop) and
+            #   receives (a burst per loop), so what waits for it there is at most what its TX ring
+            #   (port 0, 4096 slots) held plus a few bursts: an RX ring twice as large (rsize=13)
+            #   never fills, even after a stall of either process (one of 380 ms was seen here).
+            dropped = {k: v for k, v in sd["totals"]["dropped"].items() if v}
+            check(sd["totals"]["drops"] == 0, f"the appliance dropped {dropped}")
+            check(gd["received"] == gd["sent"] == sd["totals"]["tx"] and gd["lost"] == 0,
+                  f"lost over memif: {gd}; appliance tx {sd['totals']['tx']}")
             check(gd["reordered"] == 0 and gd["duplicates"] == 0, f"reordered/duplicated over memif: {gd}")
             check(sd["clients"]["count"] == 8, f"8 clients, shadownet saw {sd['clients']['count']}")
+            check_client_latency(gdoc, 8)
     finally:
-        for prefix in (sn_prefix, gen_prefix):
+        for prefix in (sn_prefix, gen_prefix, lone_prefix):
             shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
         if os.path.exists(sock):
             os.unlink(sock)
-    print(f"ok: memif, {gd['sent']} sent = appliance rx = received {gd['received']} + appliance tx_full {sd['totals']['drops']}")
+    print(f"ok: memif, {gd['sent']} sent = appliance rx = appliance tx = received {gd['received']}, "
+          f"p50 {gd['latency_ns']['p50']} ns")
 
 
 def scenario_telemetry():

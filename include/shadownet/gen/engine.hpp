@@ -4,7 +4,7 @@
 //
 // Threads. One control thread calls tick() on the tick, receive() (or poll(),
 // which is poll_tx(0) then receive()) and every accessor; it alone writes the
-// receive side (per-client sequence windows, the histogram, foreign). The
+// receive side (per-client sequence windows, the histograms, foreign). The
 // clients are partitioned into `tx_lcores` TX shards by TX queue: shard s
 // owns the queues q with q % tx_lcores == s on every TX port, and only the
 // lcore calling poll_tx(s) writes shard s and its clients' send counters. The
@@ -19,6 +19,11 @@
 // tick (fractions carried over); during the tick each shard releases its
 // clients' packets at their total rate, taking clients in turn so that their
 // packets interleave.
+//
+// Latency. Every stamped packet that comes back adds its latency to the
+// totals' histogram and to its client's (latency.hpp: 1.1 KiB each, allocated
+// with the engine, so receiving allocates nothing). Clients past
+// `latency_clients` (default 16 384, 18 MiB) count in the totals only.
 #pragma once
 
 #include <array>
@@ -32,6 +37,7 @@
 #include <rte_mempool.h>
 
 #include "shadownet/core/json.hpp"
+#include "shadownet/gen/latency.hpp"
 #include "shadownet/gen/scenario.hpp"
 
 namespace shadownet::gen {
@@ -61,23 +67,6 @@ payload_stamp read_stamp(const std::uint8_t* at) noexcept;
 // extension headers); 0 when the frame has no such header or no room for a
 // stamp after it. Both the receive side and pcap replay use it.
 std::size_t stamp_offset(const std::uint8_t* frame, std::size_t len) noexcept;
-
-// Log-linear latency histogram: exact below 16 ns, then 16 buckets per power of two.
-class latency_histogram {
-public:
-    void add(std::uint64_t ns) noexcept;
-    void merge(const latency_histogram& o) noexcept;
-    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
-    [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
-    // The value below which a fraction q (0..1) of the samples fall; 0 when empty.
-    [[nodiscard]] std::uint64_t quantile(double q) const noexcept;
-
-private:
-    static constexpr std::size_t buckets = 64 * 16;
-    std::array<std::uint64_t, buckets> counts_{};
-    std::uint64_t count_ = 0;
-    std::uint64_t max_ = 0;
-};
 
 struct client_stats {
     double offered = 0;          // packets the profile asked for so far
@@ -119,11 +108,14 @@ void write_traffic_json(json_writer& w, const engine_totals& t, const latency_hi
 
 class engine {
 public:
+    static constexpr std::size_t default_latency_clients = 16384;
+
     // tx_lcores: TX shards (see the thread contract above); every TX port
     // needs at least that many TX queues. Throws std::invalid_argument when
     // not, or when a pcap frame does not fit the pool's mbufs.
+    // latency_clients: the first clients that get a latency histogram of their own.
     engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port> rx, rte_mempool* pool,
-           std::uint16_t burst, unsigned tx_lcores = 1);
+           std::uint16_t burst, unsigned tx_lcores = 1, std::size_t latency_clients = default_latency_clients);
     ~engine();
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -148,6 +140,11 @@ public:
     [[nodiscard]] std::uint32_t group_of(std::size_t client) const noexcept;
     [[nodiscard]] engine_totals totals() const noexcept;
     [[nodiscard]] const latency_histogram& latency() const noexcept { return latency_; }
+    // The client's own latency histogram; nullptr past `latency_clients`.
+    [[nodiscard]] const client_latency_histogram* latency_of(std::size_t client) const noexcept
+    {
+        return client < client_latency_.size() ? &client_latency_[client] : nullptr;
+    }
     [[nodiscard]] const std::vector<tick_row>& series() const noexcept { return series_; }
     // Total pps asked for in the shards' current ticks.
     [[nodiscard]] double current_rate() const noexcept;
@@ -201,6 +198,7 @@ private:
     std::vector<std::uint64_t> group_sent_mark_, group_recv_mark_;
     std::vector<double> group_offered_mark_;
     latency_histogram latency_;
+    std::vector<client_latency_histogram> client_latency_; // by client index, the first latency_clients
     std::uint64_t foreign_ = 0;
     double ns_per_tsc_ = 0;
     std::vector<tick_row> series_;
