@@ -89,10 +89,16 @@ def scenario_memif_peer():
                 "--", "--port-pairs", "0:1", "--shadow-ports", "1:2", "--policy", "off", "--summary-json", sn_out,
                 "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             procs.append(sn)
-            for _ in range(200):
-                if os.path.exists(sock):
+            # The peers connect once the appliance has started its ports (a
+            # memif server refuses a client while its port is stopped); it
+            # opens its control socket right after. The memif socket is
+            # abstract: there is no file to wait for.
+            ready = f"{RUNTIME}/{prefixes[0]}/shadownet.sock"
+            for _ in range(600):
+                if os.path.exists(ready) or sn.poll() is not None:
                     break
                 time.sleep(0.05)
+            check(os.path.exists(ready), f"shadownet did not start: {sn.poll()}")
             # B: the far end of the primary egress (memif id 1); it only receives.
             b = subprocess.Popen([GEN, "--lcores", f"0@{c[0]}"] + EAL + [
                 "--file-prefix", prefixes[2], "--vdev", f"net_memif0,role=client,socket={sock},id=1,rsize=12",
