@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 #include <rte_cycles.h>
@@ -367,9 +368,25 @@ appliance::~appliance()
     // members the device: close the ports explicitly first.
     traffic_.reset();
     traffic_ports_.clear();
+    if (!bonds_.empty()) {
+        // A bonding device polls its members' links from an EAL alarm that it
+        // re-arms while started: stop it, then let the last alarm fire before
+        // the device goes (and before EAL's cleanup, which in 22.11 frees the
+        // alarm's interrupt handle under a pending alarm: a crash at exit).
+        for (auto& p : ports_)
+            for (const auto& b : bonds_)
+                if (p.id() == b->id())
+                    p.stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     ports_.clear();
     bonds_.clear();
     cables_.clear();
+    // Closing ports (memif, bonding) unregisters interrupt sources, which
+    // wakes EAL's interrupt thread to rebuild its wait list; EAL 22.11's
+    // cleanup does not stop that thread before freeing what it walks. Let it
+    // settle first (seen: SIGSEGV in rte_intr_fd_get at exit, bond + memif).
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
 void appliance::bond_shadow_ports(app_config& plan_cfg, std::vector<std::uint16_t>& candidates)
@@ -424,6 +441,8 @@ void appliance::start()
     }
     launched_ = true;
     started_at_ = std::chrono::steady_clock::now();
+    monitor_quit_.store(false, std::memory_order_relaxed);
+    monitor_ = std::thread([this] { monitor_loop(); });
     next_tick_ = started_at_;
     next_traffic_tick_ = started_at_;
 }
@@ -436,8 +455,6 @@ double appliance::uptime_s() const noexcept
 bool appliance::poll()
 {
     bool worked = false;
-    if (launched_ && !stopped_)
-        monitor_ports();
     if (traffic_) {
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_traffic_tick_) {
@@ -816,6 +833,10 @@ void appliance::stop()
         stopped_ = true;
         return;
     }
+    // The monitor first: nothing may change roles while the fast path drains.
+    monitor_quit_.store(true, std::memory_order_relaxed);
+    if (monitor_.joinable())
+        monitor_.join();
     // What waits in the ports while forwarding is paused, or in virtual ports
     // whose faults kept them from being polled, must be taken in and counted.
     set_forwarding(true);

@@ -1,10 +1,16 @@
-// The appliance's side of failover (docs/resilience.md): it samples the
-// ports, lets snm::failover decide, and stores the decisions into the fast
-// path's egress table. Everything here runs on the control lcore.
+// The appliance's side of failover (docs/resilience.md): a monitor thread
+// samples the ports, lets snm::failover decide, and stores the decisions into
+// the fast path's egress table; the control lcore's actions (set link, port
+// fail, switchover, views) share that state under failover_mutex_.
 #include <algorithm>
 #include <stdexcept>
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+
 #include <fmt/format.h>
+#include <rte_lcore.h>
 
 #include "shadownet/control/appliance.hpp"
 
@@ -69,16 +75,44 @@ dpdk::vcable* appliance::cable_of(std::uint16_t side_a) const noexcept
     return nullptr;
 }
 
-bool appliance::monitor_ports()
+void appliance::monitor_loop()
 {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_failover_poll_)
-        return false;
-    if (last_failover_poll_.time_since_epoch().count() != 0)
-        max_poll_gap_s_ = std::max(max_poll_gap_s_, std::chrono::duration<double>(now - last_failover_poll_).count());
-    last_failover_poll_ = now;
-    next_failover_poll_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                    std::chrono::duration<double>(cfg_.failover.poll_us * 1e-6));
+    pthread_setname_np(pthread_self(), "sn-failover");
+    // On the control lcore's CPUs, never on a forwarding core; woken on time
+    // (no timer slack) and, where the process may, ahead of the busy-polling
+    // threads sharing those CPUs (SCHED_FIFO): a look at the ports takes a
+    // few microseconds every --failover-poll-us.
+    rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
+    pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    sched_param sp{};
+    sp.sched_priority = 1;
+    const bool realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+    {
+        std::lock_guard lock(failover_mutex_);
+        monitor_priority_ = realtime ? "real-time (SCHED_FIFO 1)" : "normal (no permission for SCHED_FIFO)";
+    }
+    const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(cfg_.failover.poll_us * 1e-6));
+    auto next = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last{};
+    while (!monitor_quit_.load(std::memory_order_relaxed)) {
+        next += period;
+        const auto now = std::chrono::steady_clock::now();
+        if (next < now)
+            next = now; // fell behind: look now, do not catch up
+        std::this_thread::sleep_until(next);
+        const auto woke = std::chrono::steady_clock::now();
+        std::lock_guard lock(failover_mutex_);
+        if (last.time_since_epoch().count() != 0)
+            max_poll_gap_s_ = std::max(max_poll_gap_s_, std::chrono::duration<double>(woke - last).count());
+        last = woke;
+        monitor_ports();
+    }
+}
+
+void appliance::monitor_ports()
+{
     const double t = uptime_s();
     const bool forwarding_on = forwarding();
     std::vector<snm::port_sample> samples;
@@ -108,7 +142,6 @@ bool appliance::monitor_ports()
     const auto u = failover_->observe(t, samples);
     if (!u.empty())
         apply_failover(u);
-    return true;
 }
 
 void appliance::apply_failover(const snm::failover_update& u)
@@ -142,6 +175,8 @@ void appliance::refresh_port_flags(std::uint16_t port)
         flags |= dataplane::port_tx_stuck | dataplane::port_rx_off;
     if (f.link_set_down)
         flags |= dataplane::port_rx_off; // a port whose link is down delivers nothing
+    if (f.stopped)
+        flags |= dataplane::port_tx_stuck; // a stopped device takes nothing (and its burst functions say so loudly)
     egress_->set_flags(port, flags);
 }
 
@@ -152,29 +187,28 @@ void appliance::set_port_link(std::uint16_t port, bool up)
     });
     if (find_port(port) == nullptr && !bonded)
         throw std::out_of_range(fmt::format("port {} is not an appliance port", port));
+    // The device changes state under the lock: the monitor reads its link.
+    std::lock_guard lock(failover_mutex_);
     auto& f = faults_[port];
     int rc = up && f.stopped ? -ENOTSUP : dpdk::set_link(port, up);
-    bool stopped = false;
+    bool stopped = f.stopped && !up;
     if (rc == -ENOTSUP) {
         // No link control in the driver: stop (or restart) the device.
-        if (dpdk::port* own = find_port(port); own != nullptr) {
-            rc = 0;
-            try {
-                up ? own->start() : own->stop();
-            } catch (const std::exception&) {
-                rc = -EIO;
-            }
-        } else {
-            rc = dpdk::set_started(port, up);
-        }
-        stopped = !up && rc == 0;
+        std::uint16_t via = port;
+        for (const auto& b : bonds_)
+            if (b->primary() == port || b->backup() == port)
+                via = b->id();
+        rc = stop_or_start_quiesced(port, via, up);
+        stopped = f.stopped;
     }
     if (rc != 0)
         throw std::runtime_error(fmt::format("port {} ({}): cannot set its link {} (error {})", port,
                                              dpdk::ethdev_name(port), up ? "up" : "down", rc));
-    f.stopped = stopped;
-    if (const dpdk::vcable* c = cable_of(port); c != nullptr && !up)
-        f.queued_at_cut += c->pending_to_b();
+    if (const dpdk::vcable* c = cable_of(port); c != nullptr) {
+        if (!up)
+            cuts_[port].queued_at_cut += c->pending_to_b();
+        cuts_[port].cut = !up;
+    }
     f.link_set_down = !up;
     f.fault_since = up ? -1 : uptime_s();
     refresh_port_flags(port);
@@ -185,10 +219,48 @@ void appliance::set_port_link(std::uint16_t port, bool up)
     report_failover(failover_->events().back());
 }
 
+int appliance::stop_or_start_quiesced(std::uint16_t port, std::uint16_t via, bool start)
+{
+    egress_->set_flags(via, egress_->flags(via) | dataplane::port_tx_stuck | dataplane::port_rx_off);
+    // Every forwarding lcore loads the flags at its next burst: once each has
+    // begun two more loops, none is inside a burst on `via` any more. The
+    // main lcore, when it forwards, is the caller: it is in no burst.
+    std::vector<std::pair<unsigned, std::uint64_t>> seen;
+    if (!plan_.main_forwards)
+        for (const auto& slot : lcores_)
+            seen.emplace_back(slot.conf.lcore_id, counters_[slot.conf.lcore_id].loops.read());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    bool quiet = false;
+    while (!quiet && std::chrono::steady_clock::now() < deadline) {
+        quiet = true;
+        for (const auto& [lcore, loops] : seen)
+            quiet = quiet && counters_[lcore].loops.read() >= loops + 2;
+    }
+    int rc = -EBUSY; // a paused or stalled lcore: better refuse than race it
+    if (quiet) {
+        if (dpdk::port* own = find_port(port); own != nullptr) {
+            rc = 0;
+            try {
+                start ? own->start() : own->stop();
+            } catch (const std::exception&) {
+                rc = -EIO;
+            }
+        } else {
+            rc = dpdk::set_started(port, start);
+        }
+    }
+    faults_[port].stopped = quiet && rc == 0 ? !start : faults_[port].stopped;
+    refresh_port_flags(via);
+    if (via != port)
+        refresh_port_flags(port);
+    return rc;
+}
+
 void appliance::set_port_fault(std::uint16_t port, bool on)
 {
     if (find_port(port) == nullptr)
         throw std::out_of_range(fmt::format("port {} is not an appliance port", port));
+    std::lock_guard lock(failover_mutex_);
     auto& f = faults_[port];
     f.injected = on;
     f.fault_since = on ? uptime_s() : (f.link_set_down ? f.fault_since : -1);
@@ -203,15 +275,16 @@ void appliance::switchover(std::uint16_t port)
 {
     if (!bonds_.empty())
         throw std::invalid_argument("--failover bond: the bonding devices choose their own members");
+    std::lock_guard lock(failover_mutex_);
     apply_failover(failover_->switchover(uptime_s(), port));
 }
 
 void appliance::discard_cut_cables()
 {
     for (const auto& c : cables_) {
-        auto& f = faults_[c->side_a()];
-        if (f.link_set_down)
-            f.wire_lost += c->discard_to_b();
+        auto& cut = cuts_[c->side_a()];
+        if (cut.cut)
+            cut.wire_lost += c->discard_to_b();
     }
 }
 
@@ -223,10 +296,12 @@ void appliance::receive_traffic()
 
 failover_snapshot appliance::failover_view() const
 {
+    std::lock_guard lock(failover_mutex_);
     failover_snapshot s;
     s.mode = mode_name(cfg_.failover.mode);
     s.poll_us = cfg_.failover.poll_us;
     s.max_poll_gap_us = max_poll_gap_s_ * 1e6;
+    s.monitor_priority = monitor_priority_;
     s.egresses = failover_->egresses();
     for (const auto& h : failover_->ports()) {
         failover_port_status st;
@@ -237,8 +312,8 @@ failover_snapshot appliance::failover_view() const
         }
         st.fault_injected = faults_[h.port].injected;
         st.link_set_down = faults_[h.port].link_set_down;
-        st.wire_lost = faults_[h.port].wire_lost;
-        st.queued_at_cut = faults_[h.port].queued_at_cut;
+        st.wire_lost = cuts_[h.port].wire_lost;
+        st.queued_at_cut = cuts_[h.port].queued_at_cut;
         for (const auto& slot : lcores_)
             st.tx_refused += counters_[slot.conf.lcore_id].port[h.port].tx_refused.read();
         s.ports.push_back(std::move(st));

@@ -583,8 +583,9 @@ reply show_failover(exec_context& ctx, const parsed_command& cmd)
         w.end_object();
         return ok(w.str());
     }
-    std::string out = fmt::format("failover: {}, ports checked every {:.0f} us (longest gap so far {:.0f} us)\n", f.mode,
-                                  f.poll_us, f.max_poll_gap_us);
+    std::string out = fmt::format("failover: {}, ports checked every {:.0f} us by a {} thread (longest gap so far "
+                                  "{:.0f} us)\n",
+                                  f.mode, f.poll_us, f.monitor_priority, f.max_poll_gap_us);
     out += fmt::format("  {:>6}  {:>7}  {:>6}  {:>5}  {:>9}  {}\n", "egress", "primary", "shadow", "epoch", "failovers",
                        "state");
     for (const auto& e : f.egresses) {

@@ -199,6 +199,7 @@ void write_failover(json_writer& w, const failover_snapshot& s)
     w.member("mode", s.mode);
     w.member("poll_us", s.poll_us);
     w.member("max_poll_gap_us", s.max_poll_gap_us);
+    w.member("monitor_priority", s.monitor_priority);
     w.key("egresses").begin_array();
     for (const auto& e : s.egresses) {
         w.begin_object();

@@ -1,15 +1,23 @@
+// rte_intr_instance_alloc and its setters are experimental in 22.11 (park_interrupt_thread).
+#define ALLOW_EXPERIMENTAL_API
+
 #include "shadownet/dpdk/eal.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include <sched.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_interrupts.h>
 #include <rte_lcore.h>
 
 #include "shadownet/core/error.hpp"
@@ -21,6 +29,37 @@ namespace {
 // 0: never initialised, 1: active, 2: cleaned up. DPDK allows one
 // rte_eal_init per process, so a second guard is an error even after cleanup.
 std::atomic<int> eal_state{0};
+
+std::atomic<bool> interrupt_thread_parked{false};
+
+// Keeps EAL's interrupt thread inside a callback of ours for the rest of the
+// process (it runs callbacks one at a time), so that nothing it does can race
+// rte_eal_cleanup: 22.11 frees what that thread walks (the alarm source's
+// handle among others) without stopping it, and a wake-up during cleanup
+// crashed with SIGSEGV in rte_intr_fd_get (seen after a bonding device had
+// used alarms beside a memif port). Nothing needs the thread once the ports
+// are closed and the virtual devices removed.
+void park_interrupt_thread()
+{
+    int fds[2];
+    if (::pipe(fds) != 0)
+        return;
+    rte_intr_handle* h = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE); // malloc'd: outlives cleanup
+    if (h == nullptr || rte_intr_fd_set(h, fds[0]) != 0 || rte_intr_type_set(h, RTE_INTR_HANDLE_EXT) != 0)
+        return;
+    const auto park = [](void*) {
+        interrupt_thread_parked.store(true);
+        for (;;)
+            ::pause();
+    };
+    if (rte_intr_callback_register(h, park, nullptr) != 0)
+        return;
+    const char wake = 1;
+    if (::write(fds[1], &wake, 1) != 1)
+        return;
+    for (int i = 0; i < 2000 && !interrupt_thread_parked.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
 } // namespace
 
 eal_guard::eal_guard(std::vector<std::string> args, bool owns_runtime_dir)
@@ -46,6 +85,17 @@ eal_guard::eal_guard(std::vector<std::string> args, bool owns_runtime_dir)
 
 eal_guard::~eal_guard()
 {
+    // Virtual devices go first, while EAL is whole and its interrupt thread
+    // still serves them (memif's sockets, a bonding device's members); then
+    // the thread is parked for good before the cleanup (see above).
+    std::vector<std::string> vdevs;
+    rte_dev_iterator it{};
+    rte_device* dev = nullptr;
+    RTE_DEV_FOREACH(dev, "bus=vdev", &it)
+        vdevs.emplace_back(rte_dev_name(dev));
+    for (auto v = vdevs.rbegin(); v != vdevs.rend(); ++v) // bonding devices were made last: they go first
+        rte_vdev_uninit(v->c_str());
+    park_interrupt_thread();
     rte_eal_cleanup();
     eal_state.store(2);
     if (owns_runtime_dir_ && !runtime_dir_.empty()) {

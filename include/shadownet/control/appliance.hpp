@@ -3,7 +3,7 @@
 // the control lcore.
 //
 // Threads. The object lives on the main (control) lcore, which alone calls its
-// methods. Forwarding lcores run dataplane::lcore_main on configurations this
+// methods; the failover monitor is a thread of its own (see below). Forwarding lcores run dataplane::lcore_main on configurations this
 // object owns and never changes while they run; they share with it only the
 // client table (control writes, lcores read lock-free), their counters
 // (lcores write, control reads relaxed) and the quit flags (control stores
@@ -20,7 +20,9 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -166,12 +168,19 @@ private:
     void setup_probes();
     void setup_failover();
     void bond_shadow_ports(app_config& plan_cfg, std::vector<std::uint16_t>& candidates);
-    // Every --failover-poll-us: samples the watched ports, applies what the
-    // failover logic decides. Returns true when it looked.
-    bool monitor_ports();
-    void apply_failover(const snm::failover_update& u);
+    // The failover monitor thread: every --failover-poll-us it samples the
+    // watched ports and applies what the failover logic decides.
+    void monitor_loop();
+    void monitor_ports(); // with failover_mutex_ held
+    void apply_failover(const snm::failover_update& u); // with failover_mutex_ held
     void report_failover(const snm::failover_event& e);
     void refresh_port_flags(std::uint16_t port);
+    // Stops or starts a device that lcores may be transmitting to (directly,
+    // or through the bonding device `via`): ethdev's start and stop are not
+    // safe against a concurrent tx_burst, so the lcores are kept off `via`
+    // until each has begun a new loop. With failover_mutex_ held. Returns 0
+    // or a negative errno.
+    int stop_or_start_quiesced(std::uint16_t port, std::uint16_t via, bool start);
     [[nodiscard]] const dpdk::port* find_port(std::uint16_t id) const noexcept;
     [[nodiscard]] dpdk::port* find_port(std::uint16_t id) noexcept;
     [[nodiscard]] dpdk::vcable* cable_of(std::uint16_t side_a) const noexcept;
@@ -220,9 +229,14 @@ private:
     std::atomic<std::uint64_t> miss_route_{dataplane::route{}.pack()}; // control stores, lcores load (relaxed)
     std::ofstream snm_log_;
 
-    // Failover: the fast path's roles and port flags (control writes, lcores
-    // read, egress.hpp); the logic that decides them; the appliance's own
-    // knowledge of faults it was asked to make. Control lcore only.
+    // Failover. A thread of its own watches the ports, so that detection does
+    // not wait for a control loop busy with a tick, a command or a snapshot
+    // (it runs on the main lcore's CPUs, at real-time priority when allowed).
+    // It and the control lcore's actions (set link, port fail, switchover,
+    // views) take failover_mutex_ around everything below it: the egress
+    // table's writers (roles and port flags; lcores read them lock-free,
+    // egress.hpp), the failover logic, and the faults the operator made.
+    mutable std::mutex failover_mutex_;
     std::unique_ptr<dataplane::egress_table> egress_;
     std::unique_ptr<snm::failover> failover_;
     struct port_fault_state {
@@ -231,13 +245,20 @@ private:
         bool link_set_down = false;  // `set link-down port`
         bool stopped = false;        // ... on a driver without link control: the device was stopped instead
         double fault_since = -1;     // when the operator made the fault (for detection times)
-        std::uint64_t wire_lost = 0; // virtual ports: what their cut cable lost
-        std::uint64_t queued_at_cut = 0; // ... of which already queued in the cable when it was cut
     };
     std::array<port_fault_state, dataplane::max_ports> faults_{};
-    std::chrono::steady_clock::time_point next_failover_poll_{};
-    std::chrono::steady_clock::time_point last_failover_poll_{};
     double max_poll_gap_s_ = 0;
+    std::string monitor_priority_ = "not running";
+    std::thread monitor_;
+    std::atomic<bool> monitor_quit_{false};
+    // Virtual cables cut by `set link-down port`: the main lcore alone (it
+    // receives on the far ends) reads and writes these.
+    struct cut_state {
+        bool cut = false;
+        std::uint64_t wire_lost = 0;     // what the cut cable lost
+        std::uint64_t queued_at_cut = 0; // ... of which was already queued in it when cut
+    };
+    std::array<cut_state, dataplane::max_ports> cuts_{};
 
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
     std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone

@@ -80,6 +80,7 @@ struct failover_snapshot {
     std::string mode;              // shadownet, bond, off
     double poll_us = 0;            // configured
     double max_poll_gap_us = 0;    // measured: the longest time between two looks at the ports
+    std::string monitor_priority;  // the monitor thread's scheduling: "real-time (SCHED_FIFO)" or "normal"
     std::vector<snm::egress_view> egresses;
     std::vector<failover_port_status> ports;
     std::vector<snm::failover_event> events; // oldest first
