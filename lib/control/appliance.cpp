@@ -791,6 +791,12 @@ void appliance::set_policy(snm_policy p)
     manager_->set_policy(p);
 }
 
+void appliance::set_client_priority(std::uint32_t client, int priority)
+{
+    if (registry_.find(client) == nullptr || !manager_->set_priority(client, priority))
+        throw std::out_of_range(fmt::format("client {} does not exist", client));
+}
+
 void appliance::set_shadow_budget(std::uint32_t client, const rate_spec& budget)
 {
     if (client > table_->capacity())

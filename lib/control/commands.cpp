@@ -23,6 +23,7 @@ using dataplane::drop_reason_names;
 constexpr std::uint64_t max_port_id = 1023;
 constexpr std::uint64_t max_client_id = 0xffffffffULL;
 constexpr std::size_t default_page = 64;
+constexpr std::uint64_t max_priority = 65535;
 
 std::vector<std::string_view> split_words(std::string_view line)
 {
@@ -340,6 +341,7 @@ reply show_client(exec_context& ctx, const parsed_command& cmd)
     if (c.shadow) {
         const auto& v = *c.shadow;
         const auto& p = v.prof;
+        out += fmt::format("  priority: {} (shadow reservations: higher first)\n", v.priority);
         out += fmt::format("  profile: {} after {:.1f} s: mean {:.0f} pps (peak {:.0f}, p95 {:.0f}), {:.0f} bits/s, "
                            "cv {:.2f}, {:.0f}-byte packets\n",
                            snm::name_of(p.kind), p.observed_s, p.mean_pps, p.peak_pps, p.p95_pps, p.mean_bps, p.cv,
@@ -471,6 +473,19 @@ reply set_client_route(exec_context& ctx, const parsed_command& cmd)
     }
     return ok(fmt::format("client {} route {}{} (epoch {})\n", r.client, path_name(r.via),
                           r.changed ? "" : " (unchanged)", r.epoch));
+}
+
+reply set_client_priority(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto id = static_cast<std::uint32_t>(*cmd.arg("id").number);
+    const auto priority = static_cast<int>(*cmd.arg("priority").number);
+    ctx.target.set_client_priority(id, priority);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("client", id).member("priority", priority).end_object();
+        return ok(w.str());
+    }
+    return ok(fmt::format("client {} priority {}\n", id, priority));
 }
 
 reply show_drops(exec_context& ctx, const parsed_command& cmd)
@@ -696,6 +711,11 @@ std::vector<command_spec> make_table()
         {"set client", {kw("set"), kw("client"), client_id, kw("route"), {k::choice, "path", {"primary", "shadow"}, 0, 0, false}},
          "move a client to its primary or shadow path (lossless, in order)", command_access::changing, false,
          set_client_route},
+        {"set client priority",
+         {kw("set"), kw("client"), client_id, kw("priority"), {k::number, "priority", {}, 0, max_priority, false}},
+         "a client's priority for shadow reservations: when the shadow cannot hold them all, higher is served "
+         "first (default 0)",
+         command_access::changing, false, set_client_priority},
         {"show snm", {kw("show"), kw("snm")},
          "the shadow manager: policy, watermarks, its scores, and per port the primary's measured and predicted "
          "load against capacity and the shadow's use and reservations",
@@ -806,6 +826,82 @@ bool is_blank_line(std::string_view line)
     return split_words(line).empty();
 }
 
+namespace {
+
+// One candidate command's arguments (the words after its leading keywords).
+struct argument_parse {
+    std::optional<parsed_command> command;
+    std::string error;
+    std::size_t at = 0;                 // the word the error is about; words.size(): one is missing
+    std::string_view expected_keyword;  // the error is this keyword's absence
+};
+
+argument_parse parse_arguments(const command_spec& s, const std::vector<std::string_view>& words, parsed_command out)
+{
+    const auto failed = [](std::string e, std::size_t at, std::string_view kw = {}) {
+        argument_parse r;
+        r.error = std::move(e);
+        r.at = at;
+        r.expected_keyword = kw;
+        return r;
+    };
+    out.spec = &s;
+    out.args.resize(s.tokens.size());
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < s.tokens.size(); ++i) {
+        const token_spec& t = s.tokens[i];
+        if (w >= words.size()) {
+            if (t.optional)
+                continue;
+            return failed(fmt::format("{}: missing {}", s.name, token_usage(t)), words.size());
+        }
+        const std::size_t at = w;
+        const std::string_view word = words[w++];
+        arg_value& a = out.args[i];
+        a.present = true;
+        a.word = std::string(word);
+        switch (t.kind) {
+        case token_kind::keyword:
+            if (word != t.name) // keywords after an argument (set client <id> route ...)
+                return failed(fmt::format("{}: expected '{}', not '{}'", s.name, t.name, word), at, t.name);
+            break;
+        case token_kind::choice:
+            if (std::find(t.choices.begin(), t.choices.end(), word) == t.choices.end())
+                return failed(fmt::format("{}: {} must be {}, not '{}'", s.name, t.name,
+                                          token_usage(t).substr(1, token_usage(t).size() - 2), word),
+                              at);
+            break;
+        case token_kind::port_or_all:
+            if (word == "all")
+                break;
+            [[fallthrough]];
+        case token_kind::number: {
+            const auto n = to_number(word);
+            if (!n)
+                return failed(fmt::format("{}: {} '{}' is not a number{}", s.name, t.name, word,
+                                          t.kind == token_kind::port_or_all ? " or all" : ""),
+                              at);
+            if (*n < t.min || *n > t.max)
+                return failed(fmt::format("{}: {} {} is out of range ({}-{})", s.name, t.name, *n, t.min, t.max), at);
+            a.number = n;
+            break;
+        }
+        case token_kind::path: break;
+        case token_kind::rest:
+            while (w < words.size())
+                a.word += fmt::format(" {}", words[w++]);
+            break;
+        }
+    }
+    if (w < words.size())
+        return failed(fmt::format("{}: unexpected '{}' after the command (usage: {})", s.name, words[w], usage(s)), w);
+    argument_parse r;
+    r.command = std::move(out);
+    return r;
+}
+
+} // namespace
+
 parse_result parse_command(std::string_view line)
 {
     auto words = split_words(line);
@@ -824,9 +920,12 @@ parse_result parse_command(std::string_view line)
     // A command is chosen when all its leading keywords are on the line (what
     // follows is then an argument error, named by the command); otherwise the
     // deepest run of matching keywords names the word that is wrong.
+    // Several commands may share their leading keywords (set client <id>
+    // route ... / priority ...): all of them are candidates.
     std::size_t best_depth = 0;
     const command_spec* committed = nullptr;
     std::size_t committed_depth = 0;
+    std::vector<const command_spec*> candidates;
     for (const auto& s : table()) {
         std::size_t i = 0;
         while (i < s.tokens.size() && i < words.size() && s.tokens[i].kind == token_kind::keyword &&
@@ -837,7 +936,10 @@ parse_result parse_command(std::string_view line)
         if (all_keywords && (committed == nullptr || i > committed_depth)) {
             committed = &s;
             committed_depth = i;
+            candidates.clear();
         }
+        if (all_keywords && i == committed_depth)
+            candidates.push_back(&s);
     }
     if (committed == nullptr || committed_depth < best_depth) {
         std::vector<std::string_view> next;
@@ -864,56 +966,39 @@ parse_result parse_command(std::string_view line)
                 fmt::format("{}: unknown word '{}', expected one of: {}", prefix, words[best_depth], expected)};
     }
 
-    const command_spec& s = *committed;
-    out.spec = &s;
-    out.args.resize(s.tokens.size());
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < s.tokens.size(); ++i) {
-        const token_spec& t = s.tokens[i];
-        if (w >= words.size()) {
-            if (t.optional)
-                continue;
-            return {std::nullopt, fmt::format("{}: missing {}", s.name, token_usage(t))};
-        }
-        const std::string_view word = words[w++];
-        arg_value& a = out.args[i];
-        a.present = true;
-        a.word = std::string(word);
-        switch (t.kind) {
-        case token_kind::keyword:
-            if (word != t.name) // keywords after an argument (set client <id> route ...)
-                return {std::nullopt, fmt::format("{}: expected '{}', not '{}'", s.name, t.name, word)};
-            break;
-        case token_kind::choice:
-            if (std::find(t.choices.begin(), t.choices.end(), word) == t.choices.end())
-                return {std::nullopt, fmt::format("{}: {} must be {}, not '{}'", s.name, t.name,
-                                                  token_usage(t).substr(1, token_usage(t).size() - 2), word)};
-            break;
-        case token_kind::port_or_all:
-            if (word == "all")
-                break;
-            [[fallthrough]];
-        case token_kind::number: {
-            const auto n = to_number(word);
-            if (!n)
-                return {std::nullopt, fmt::format("{}: {} '{}' is not a number{}", s.name, t.name, word,
-                                                  t.kind == token_kind::port_or_all ? " or all" : "")};
-            if (*n < t.min || *n > t.max)
-                return {std::nullopt,
-                        fmt::format("{}: {} {} is out of range ({}-{})", s.name, t.name, *n, t.min, t.max)};
-            a.number = n;
-            break;
-        }
-        case token_kind::path: break;
-        case token_kind::rest:
-            while (w < words.size())
-                a.word += fmt::format(" {}", words[w++]);
-            break;
-        }
+    // The first candidate whose arguments parse wins. Otherwise the error of
+    // the one that got furthest along the line; candidates that all stop at
+    // the same word on a keyword name every keyword that would have done.
+    std::vector<argument_parse> failures;
+    std::size_t furthest = 0;
+    for (const command_spec* s : candidates) {
+        argument_parse r = parse_arguments(*s, words, out);
+        if (r.command)
+            return {std::move(r.command), {}};
+        furthest = std::max(furthest, r.at);
+        failures.push_back(std::move(r));
     }
-    if (w < words.size())
-        return {std::nullopt, fmt::format("{}: unexpected '{}' after the command (usage: {})", s.name, words[w], usage(s))};
-    return {std::move(out), {}};
+    std::vector<const argument_parse*> tied;
+    for (const auto& f : failures)
+        if (f.at == furthest)
+            tied.push_back(&f);
+    std::vector<std::string_view> expected;
+    for (const auto* f : tied)
+        if (!f->expected_keyword.empty() &&
+            std::find(expected.begin(), expected.end(), f->expected_keyword) == expected.end())
+            expected.push_back(f->expected_keyword);
+    const bool all_keywords = std::all_of(tied.begin(), tied.end(), [](const argument_parse* f) {
+        return !f->expected_keyword.empty();
+    });
+    if (all_keywords && expected.size() > 1) {
+        std::string prefix, alternatives;
+        for (std::size_t i = 0; i < committed_depth; ++i)
+            prefix += fmt::format("{}{}", prefix.empty() ? "" : " ", words[i]);
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            alternatives += fmt::format("{}'{}'", i == 0 ? "" : i + 1 == expected.size() ? " or " : ", ", expected[i]);
+        return {std::nullopt, fmt::format("{}: expected {}, not '{}'", prefix, alternatives, words[furthest])};
+    }
+    return {std::nullopt, tied.front()->error};
 }
 
 reply execute(exec_context& ctx, const parsed_command& cmd)

@@ -90,6 +90,7 @@ std::string format_final(const stats_snapshot& s, double elapsed_s)
 void write_snm_client(json_writer& w, const snm::client_view& v)
 {
     w.key("snm").begin_object();
+    w.member("priority", v.priority);
     const auto& p = v.prof;
     w.key("profile").begin_object();
     w.member("class", snm::name_of(p.kind));

@@ -78,6 +78,7 @@ struct manager::client_state {
     std::string key;
     double created_s = 0;
     path via = path::primary;
+    int priority = 0; // the operator's (set_priority): the reservation order's first key
     double last_switch_s = -std::numeric_limits<double>::infinity();
     std::uint32_t calm_ticks = 0; // ticks in a row the return condition held
     std::deque<route_event> history;
@@ -162,6 +163,15 @@ void manager::client_removed(std::uint32_t id)
 {
     clients_.erase(id);
     std::erase_if(pending_, [id](const pending_switch& p) { return p.id == id; });
+}
+
+bool manager::set_priority(std::uint32_t id, int priority)
+{
+    const auto it = clients_.find(id);
+    if (it == clients_.end())
+        return false;
+    it->second->priority = priority;
+    return true;
 }
 
 void manager::note_route(std::uint32_t id, path via, double now_s, const std::string& reason)
@@ -483,13 +493,21 @@ void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
     for (auto& [id, cp] : clients_)
         if (cp->seen && cp->egress == port)
             mine.push_back(cp.get());
-    // Clients on the shadow are served first (they use it now), then the rest;
-    // within each, the smaller need first, so that an overcommit leaves the
-    // fewest clients short (docs/shadow-manager.md).
+    // The order when the shadow cannot hold every reservation
+    // (docs/shadow-manager.md, "Reserve"): priority, higher first (the
+    // operator's word); then, within a priority, clients on the shadow now
+    // (they use it: shorting them drops their packets now, shorting the rest
+    // only a promise); then the smaller predicted need first, so that an
+    // overcommit leaves the fewest clients short. Ties by id, so the order
+    // is the same every tick.
     std::sort(mine.begin(), mine.end(), [](const client_state* a, const client_state* b) {
+        if (a->priority != b->priority)
+            return a->priority > b->priority;
         if ((a->via == path::shadow) != (b->via == path::shadow))
             return a->via == path::shadow;
-        return a->pred.upper_pps < b->pred.upper_pps;
+        if (a->pred.upper_pps != b->pred.upper_pps)
+            return a->pred.upper_pps < b->pred.upper_pps;
+        return a->id < b->id;
     });
     double left_pps = cap.pps > 0 ? cap.pps : std::numeric_limits<double>::infinity();
     double left_bps = cap.bps > 0 ? cap.bps : std::numeric_limits<double>::infinity();
@@ -699,6 +717,7 @@ std::optional<client_view> manager::client(std::uint32_t id) const
     v.id = id;
     v.key = c.key;
     v.via = c.via;
+    v.priority = c.priority;
     v.prof = c.prof;
     v.pred = c.pred;
     v.res = c.res;

@@ -140,6 +140,16 @@ public:
         return m;
     }
     void set_policy(snm_policy p) override { policy = p; }
+    void set_client_priority(std::uint32_t id, int priority) override
+    {
+        const auto it = clients_by_id.find(id);
+        if (it == clients_by_id.end()) // as the appliance says it
+            throw std::out_of_range("client " + std::to_string(id) + " does not exist");
+        auto& c = it->second;
+        if (!c.shadow)
+            c.shadow = snm::client_view{};
+        c.shadow->priority = priority;
+    }
     // Failover: the real decision logic (pure) behind a port 1 with shadow port 2.
     failover_snapshot failover() override
     {
@@ -251,6 +261,7 @@ TEST(command_grammar, every_command_in_the_table_parses_from_its_usage)
         {"clear port stats", "clear port stats 0"},     {"show lcores", "show lcores"},
         {"show clients", "show clients 10 20"},         {"show client", "show client 7"},
         {"show shadow", "show shadow"},                 {"set client", "set client 7 route shadow"},
+        {"set client priority", "set client 7 priority 3"},
         {"show snm", "show snm"},                       {"set policy", "set policy off"},
         {"show drops", "show drops"},                   {"start", "start"},
         {"stop", "stop"},                               {"load", "load /tmp/x.cmd"},
@@ -285,6 +296,11 @@ TEST(command_grammar, arguments_are_typed)
     c = parse_ok("show port stats all");
     EXPECT_TRUE(c.arg("port").present);
     EXPECT_FALSE(c.arg("port").number);
+    c = parse_ok("set client 9 priority 65535");
+    EXPECT_EQ(c.spec->name, "set client priority");
+    EXPECT_EQ(*c.arg("id").number, 9U);
+    EXPECT_EQ(*c.arg("priority").number, 65535U);
+    EXPECT_EQ(c.spec->access, command_access::changing);
     c = parse_ok("set client 4294967295 route primary # trailing comment");
     EXPECT_EQ(*c.arg("id").number, 4294967295U);
     EXPECT_EQ(c.arg("path").word, "primary");
@@ -311,8 +327,9 @@ TEST(command_grammar, bad_lines_get_an_error_naming_the_command_and_the_reason)
     EXPECT_TRUE(has(e5, "out of range (0-1023)")) << e5;
     const auto e6 = parse_error("set client 1 route sideways");
     EXPECT_TRUE(has(e6, "set client: path must be primary|shadow, not 'sideways'")) << e6;
+    // Two commands start "set client <id>": a wrong third word names both.
     const auto e7 = parse_error("set client 1 path shadow");
-    EXPECT_TRUE(has(e7, "set client: expected 'route', not 'path'")) << e7;
+    EXPECT_TRUE(has(e7, "set client: expected 'route' or 'priority', not 'path'")) << e7;
     const auto e8 = parse_error("set client -1 route shadow");
     EXPECT_TRUE(has(e8, "id '-1' is not a number")) << e8;
     const auto e9 = parse_error("set client 99999999999 route shadow");
@@ -323,6 +340,15 @@ TEST(command_grammar, bad_lines_get_an_error_naming_the_command_and_the_reason)
     EXPECT_TRUE(has(e11, "count 0 is out of range (1-100000)")) << e11;
     const auto e12 = parse_error("set client 3 route");
     EXPECT_TRUE(has(e12, "set client: missing <primary|shadow>")) << e12;
+    // The candidate that got furthest along the line names the error.
+    const auto e13 = parse_error("set client 3 priority high");
+    EXPECT_TRUE(has(e13, "set client priority: priority 'high' is not a number")) << e13;
+    const auto e14 = parse_error("set client 3 priority 70000");
+    EXPECT_TRUE(has(e14, "set client priority: priority 70000 is out of range (0-65535)")) << e14;
+    const auto e15 = parse_error("set client 3 priority");
+    EXPECT_TRUE(has(e15, "set client priority: missing <priority>")) << e15;
+    const auto e16 = parse_error("set client 3 route shadow now");
+    EXPECT_TRUE(has(e16, "set client: unexpected 'now'")) << e16;
     EXPECT_TRUE(has(parse_error("load"), "load: missing <file>"));
 }
 
@@ -430,6 +456,24 @@ TEST(command_actions, set_client_route_then_show_client_reflects_it)
     r = run(t, "set client 2 route shadow");
     EXPECT_FALSE(r.ok);
     EXPECT_TRUE(has(r.text, "--shadow-txq 0")) << r.text;
+}
+
+TEST(command_actions, set_client_priority_then_show_client_reflects_it)
+{
+    fake_target t;
+    auto doc = json_of(t, "set client 4 priority 7 json");
+    EXPECT_EQ(doc.get<unsigned>("client"), 4U);
+    EXPECT_EQ(doc.get<int>("priority"), 7);
+    ASSERT_TRUE(t.clients_by_id[4].shadow);
+    EXPECT_EQ(t.clients_by_id[4].shadow->priority, 7);
+    EXPECT_EQ(json_of(t, "show client 4 json").get<int>("snm.priority"), 7);
+    EXPECT_TRUE(has(run(t, "show client 4").text, "priority: 7")) << run(t, "show client 4").text;
+    EXPECT_TRUE(has(run(t, "set client 4 priority 0").text, "client 4 priority 0"));
+    EXPECT_EQ(t.clients_by_id[4].shadow->priority, 0);
+    const auto r = run(t, "set client 77 priority 1");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.text, "set client priority: client 77 does not exist");
+    EXPECT_TRUE(has(run(t, "help set client").text, "set client <id> priority <priority>"));
 }
 
 TEST(command_actions, shadow_manager_policy_scores_and_client_forecast)

@@ -290,3 +290,60 @@ TEST(snm, a_flood_of_new_sources_goes_to_the_shadow_before_the_primary_overflows
     EXPECT_LT(pred.well_behaved_lost * 10, reac.well_behaved_lost + 1e-9)
         << "predictive " << pred.well_behaved_lost << " reactive " << reac.well_behaved_lost;
 }
+
+TEST(snm, overcommit_serves_priority_first_then_clients_on_the_shadow_then_the_smaller_need)
+{
+    // A shadow of 250 pps; clients 1 and 2 want 100, client 3 wants 200, and
+    // client 4, on the shadow now, 100 (constant demand, no headroom: each
+    // wants exactly its rate).
+    snm_config cfg;
+    cfg.headroom = 1.0;
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; }, [](std::uint16_t) { return rate_spec{250, 0}; });
+    for (std::uint32_t id = 1; id <= 4; ++id)
+        m.client_added(id, "10.0.0." + std::to_string(id), 0);
+    m.note_route(4, path::shadow, 0, "operator");
+    double t = 0;
+    std::vector<action> last;
+    const auto run = [&](int ticks) {
+        for (int k = 0; k < ticks; ++k) {
+            t += tick;
+            const std::vector<observation> obs{{1, 1, 100, 0, 0, 0, 0},
+                                               {2, 1, 100, 0, 0, 0, 0},
+                                               {3, 1, 200, 0, 0, 0, 0},
+                                               {4, 1, 100, 0, 0, 0, 100}};
+            last = m.tick(t, obs);
+        }
+    };
+    const auto granted = [&](std::uint32_t id) { return m.client(id)->res.pps; };
+    run(20);
+    // All at priority 0: the client on the shadow, then the smaller needs.
+    EXPECT_DOUBLE_EQ(granted(4), 100);
+    EXPECT_DOUBLE_EQ(granted(1), 100);
+    EXPECT_DOUBLE_EQ(granted(2), 50);
+    EXPECT_DOUBLE_EQ(granted(3), 0);
+    EXPECT_EQ(m.client(3)->priority, 0);
+
+    // Client 3 first: it is served whole, before the client on the shadow,
+    // whose budget in the fast path shrinks with its reservation.
+    ASSERT_TRUE(m.set_priority(3, 5));
+    run(1);
+    EXPECT_EQ(m.client(3)->priority, 5);
+    EXPECT_DOUBLE_EQ(granted(3), 200);
+    EXPECT_DOUBLE_EQ(granted(4), 50);
+    EXPECT_DOUBLE_EQ(granted(1), 0);
+    EXPECT_DOUBLE_EQ(granted(2), 0);
+    bool budget_cut = false;
+    for (const auto& a : last)
+        budget_cut = budget_cut || (a.what == action::kind::budget && a.id == 4 && a.budget.pps == 50);
+    EXPECT_TRUE(budget_cut) << "the fast path must meter client 4 at its new reservation";
+
+    // Two at priority 5: the smaller need first within the priority.
+    ASSERT_TRUE(m.set_priority(1, 5));
+    run(1);
+    EXPECT_DOUBLE_EQ(granted(1), 100);
+    EXPECT_DOUBLE_EQ(granted(3), 150);
+    EXPECT_DOUBLE_EQ(granted(4), 0);
+    EXPECT_DOUBLE_EQ(granted(2), 0);
+    EXPECT_GT(m.score().overcommit_ticks, 0U);
+    EXPECT_FALSE(m.set_priority(99, 1));
+}

@@ -116,6 +116,7 @@ struct client_view {
     std::uint32_t id = 0;
     std::string key;
     path via = path::primary;
+    int priority = 0; // set_priority: higher is reserved shadow capacity first
     profile prof;
     prediction pred;
     reservation res;
@@ -184,6 +185,11 @@ public:
     // The operator's override (console `set client <id> route`): the manager
     // keeps it until the next decision of its own for that client.
     void note_route(std::uint32_t id, path via, double now_s, const std::string& reason);
+
+    // A client's priority (default 0): when the shadow cannot hold every
+    // reservation, higher priorities are served first (docs/shadow-manager.md,
+    // "Reserve"). Takes effect at the next tick. False for an unknown client.
+    bool set_priority(std::uint32_t id, int priority);
 
     void set_policy(snm_policy p) noexcept { cfg_.policy = p; }
     [[nodiscard]] snm_policy policy() const noexcept { return cfg_.policy; }
