@@ -1062,6 +1062,17 @@ shadow_view appliance::shadow() const
             if (sp.b == p.id())
                 pv.transmit_only = true;
         }
+        if (!pv.transmit_only) {
+            // The manager's account of the shadow path of traffic leaving here.
+            pv.capacity = shadow_capacity(p.id());
+            for (const auto& mp : manager_->ports())
+                if (mp.port == p.id()) {
+                    pv.reserved_pps = mp.shadow_reserved_pps;
+                    pv.wanted_pps = mp.shadow_wanted_pps;
+                    pv.used_pps = mp.shadow_used_pps;
+                    pv.clients_on_shadow = mp.clients_on_shadow;
+                }
+        }
         v.ports.push_back(std::move(pv));
     }
     for (const auto id : registry_.ids()) {

@@ -408,9 +408,25 @@ reply set_policy(exec_context& ctx, const parsed_command& cmd)
     return ok(fmt::format("policy {}\n", policy_name(p)));
 }
 
+// "unlimited" for a capacity of 0 (no --shadow-capacity): what the shadow
+// may carry is then only what its port can send.
+std::string capacity_text(const rate_spec& c)
+{
+    if (c.pps <= 0 && c.bps <= 0)
+        return "unlimited";
+    if (c.bps <= 0)
+        return fmt::format("{:.0f} pps", c.pps);
+    if (c.pps <= 0)
+        return fmt::format("{:.0f} bit/s", c.bps);
+    return fmt::format("{:.0f} pps {:.0f} bit/s", c.pps, c.bps);
+}
+
 reply show_shadow(exec_context& ctx, const parsed_command& cmd)
 {
     const shadow_view v = ctx.target.shadow();
+    // A client's reservation and use, from the manager's view of it (absent
+    // for a client the manager has not seen yet: zeros).
+    const auto res = [](const client_snapshot& c) { return c.shadow ? c.shadow->res : snm::reservation{}; };
     if (json_out(ctx, cmd)) {
         json_writer w;
         w.begin_object();
@@ -429,6 +445,12 @@ reply show_shadow(exec_context& ctx, const parsed_command& cmd)
             else
                 w.null();
             w.member("transmit_only", p.transmit_only);
+            w.member("capacity_pps", p.capacity.pps);
+            w.member("capacity_bps", p.capacity.bps);
+            w.member("reserved_pps", p.reserved_pps);
+            w.member("wanted_pps", p.wanted_pps);
+            w.member("used_pps", p.used_pps);
+            w.member("clients_on_shadow", p.clients_on_shadow);
             w.end_object();
         }
         w.end_array();
@@ -437,6 +459,12 @@ reply show_shadow(exec_context& ctx, const parsed_command& cmd)
         for (const auto& c : v.clients) {
             w.begin_object();
             client_json(w, c);
+            const auto r = res(c);
+            w.key("reservation").begin_object();
+            w.member("pps", r.pps).member("bps", r.bps).member("wanted_pps", r.wanted_pps);
+            w.end_object();
+            w.member("used_pps", c.shadow ? c.shadow->shadow_used_pps : 0.0);
+            w.member("priority", c.shadow ? c.shadow->priority : 0);
             w.end_object();
         }
         w.end_array().end_object();
@@ -445,18 +473,33 @@ reply show_shadow(exec_context& ctx, const parsed_command& cmd)
     std::string out = fmt::format("shadow path: {} reserved TX queue(s) per port and transmitting lcore, {} "
                                   "transmitting lcore(s)\n",
                                   v.queues_per_lcore, v.tx_lcores);
-    out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", "port", "name", "shadow queues", "shadow egress");
+    out += fmt::format("  {:>4}  {:<24} {:<14} {:<16} {:>22} {:>12} {:>12} {:>8}\n", "port", "name", "shadow queues",
+                       "shadow egress", "capacity", "reserved", "used", "clients");
     for (const auto& p : v.ports) {
         const std::string queues = p.queues == 0 ? std::string("none (shares primary)")
                                                  : fmt::format("{}-{}", p.first_queue, p.first_queue + p.queues - 1);
         const std::string egress = p.transmit_only ? std::string("(a shadow port)")
                                    : p.shadow_port ? fmt::format("port {}", *p.shadow_port)
                                                    : std::string("same port");
-        out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", p.port, p.name, queues, egress);
+        if (p.transmit_only) {
+            out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", p.port, p.name, queues, egress);
+            continue;
+        }
+        out += fmt::format("  {:>4}  {:<24} {:<14} {:<16} {:>22} {:>8.0f} pps {:>8.0f} pps {:>8}\n", p.port, p.name,
+                           queues, egress, capacity_text(p.capacity), p.reserved_pps, p.used_pps,
+                           p.clients_on_shadow);
     }
     out += fmt::format("clients on the shadow path: {}\n", v.clients.size());
-    if (!v.clients.empty())
-        out += clients_table(v.clients);
+    if (!v.clients.empty()) {
+        out += fmt::format("  {:>8}  {:<40} {:>12} {:>14} {:>12} {:>10} {:>8} {:>14} {:>10}\n", "id", "key",
+                           "reserved_pps", "reserved_bps", "wanted_pps", "used_pps", "priority", "tx_shadow", "drops");
+        for (const auto& c : v.clients) {
+            const auto r = res(c);
+            out += fmt::format("  {:>8}  {:<40} {:>12.0f} {:>14.0f} {:>12.0f} {:>10.0f} {:>8} {:>14} {:>10}\n", c.id,
+                               c.key, r.pps, r.bps, r.wanted_pps, c.shadow ? c.shadow->shadow_used_pps : 0.0,
+                               c.shadow ? c.shadow->priority : 0, c.totals.tx_packets[1], c.totals.drops);
+        }
+    }
     return ok(out);
 }
 
@@ -706,7 +749,8 @@ std::vector<command_spec> make_table()
          "one client: key, route, counters and its last per-tick sample", command_access::read_only, false,
          show_client},
         {"show shadow", {kw("show"), kw("shadow")},
-         "the reserved shadow TX queues and ports, and the clients routed to the shadow path now",
+         "the reserved shadow TX queues and ports, per port the shadow's capacity, reserved and used, and the "
+         "clients on the shadow path now with their reservations",
          command_access::read_only, false, show_shadow},
         {"set client", {kw("set"), kw("client"), client_id, kw("route"), {k::choice, "path", {"primary", "shadow"}, 0, 0, false}},
          "move a client to its primary or shadow path (lossless, in order)", command_access::changing, false,

@@ -185,6 +185,7 @@ int on_shadow(const char*, const char*, rte_tel_data* d)
     if (!s)
         return 0;
     const shadow_view& v = s->shadow;
+    const auto round = [](double x) { return static_cast<std::uint64_t>(std::max(0.0, x) + 0.5); };
     add_u64(d, "queues_per_lcore", v.queues_per_lcore);
     add_u64(d, "tx_lcores", v.tx_lcores);
     rte_tel_data* ports = rte_tel_data_alloc();
@@ -198,6 +199,13 @@ int on_shadow(const char*, const char*, rte_tel_data* d)
         if (p.shadow_port)
             add_u64(c, "shadow_port", *p.shadow_port);
         add_u64(c, "transmit_only", p.transmit_only ? 1 : 0);
+        if (!p.transmit_only) {
+            // The manager's account, as `show shadow` (0 capacity: unlimited).
+            add_u64(c, "capacity_pps", round(p.capacity.pps));
+            add_u64(c, "reserved_pps", round(p.reserved_pps));
+            add_u64(c, "used_pps", round(p.used_pps));
+            add_u64(c, "clients_on_shadow", p.clients_on_shadow);
+        }
         rte_tel_data_add_dict_container(ports, std::to_string(p.port).c_str(), c, 0);
     }
     rte_tel_data_add_dict_container(d, "ports", ports, 0);

@@ -722,6 +722,7 @@ std::optional<client_view> manager::client(std::uint32_t id) const
     v.pred = c.pred;
     v.res = c.res;
     v.last_pps = c.last.pps;
+    v.shadow_used_pps = c.last.shadow_tx_pps;
     v.history.assign(c.history.begin(), c.history.end());
     return v;
 }

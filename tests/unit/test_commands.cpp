@@ -105,11 +105,29 @@ public:
         shadow_view v;
         v.queues_per_lcore = 1;
         v.tx_lcores = 1;
-        v.ports.push_back({0, "net_ring_vport0", 1, 1, std::nullopt, false});
-        v.ports.push_back({1, "net_ring_vport1", 1, 1, std::uint16_t{2}, false});
+        shadow_port_view p0;
+        p0.port = 0;
+        p0.name = "net_ring_vport0";
+        p0.first_queue = 1;
+        p0.queues = 1;
+        v.ports.push_back(p0);
+        // Port 1 leaves on port 2 on the shadow, which may carry 12 000 pps;
+        // the manager has reserved 9 000 of it and its clients use 4 000.
+        shadow_port_view p1 = p0;
+        p1.port = 1;
+        p1.name = "net_ring_vport1";
+        p1.shadow_port = 2;
+        p1.capacity = {12'000, 0};
+        p1.reserved_pps = 9'000;
+        p1.wanted_pps = 9'500;
+        p1.used_pps = 4'000;
+        p1.clients_on_shadow = 0;
         for (const auto& [id, c] : clients_by_id)
-            if (c.path == "shadow")
+            if (c.path == "shadow") {
                 v.clients.push_back(c);
+                ++p1.clients_on_shadow;
+            }
+        v.ports.push_back(p1);
         return v;
     }
     route_change set_client_route(std::uint32_t id, dataplane::path via) override
@@ -414,6 +432,43 @@ TEST(command_actions, lcores_drops_and_shadow)
     EXPECT_EQ(doc.get_child("clients").front().second.get<int>("id"), 3);
     const auto text = run(t, "show shadow").text;
     EXPECT_TRUE(has(text, "clients on the shadow path: 1") && has(text, "port 2")) << text;
+}
+
+TEST(command_actions, show_shadow_shows_capacity_reservations_and_use)
+{
+    fake_target t;
+    // Client 3 on the shadow, with the manager's reservation for it.
+    ASSERT_TRUE(run(t, "set client 3 route shadow").ok);
+    snm::client_view v;
+    v.res = {750, 6e6, 800};
+    v.shadow_used_pps = 420;
+    v.priority = 2;
+    t.clients_by_id[3].shadow = v;
+
+    auto doc = json_of(t, "show shadow json");
+    const auto& ports = doc.get_child("ports");
+    ASSERT_EQ(ports.size(), 2U);
+    const auto& p0 = ports.front().second;
+    EXPECT_DOUBLE_EQ(p0.get<double>("capacity_pps"), 0) << "no --shadow-capacity: unlimited";
+    EXPECT_DOUBLE_EQ(p0.get<double>("reserved_pps"), 0);
+    const auto& p1 = ports.back().second;
+    EXPECT_DOUBLE_EQ(p1.get<double>("capacity_pps"), 12000);
+    EXPECT_DOUBLE_EQ(p1.get<double>("reserved_pps"), 9000);
+    EXPECT_DOUBLE_EQ(p1.get<double>("wanted_pps"), 9500);
+    EXPECT_DOUBLE_EQ(p1.get<double>("used_pps"), 4000);
+    EXPECT_EQ(p1.get<unsigned>("clients_on_shadow"), 1U);
+    const auto& c = doc.get_child("clients").front().second;
+    EXPECT_EQ(c.get<int>("id"), 3);
+    EXPECT_DOUBLE_EQ(c.get<double>("reservation.pps"), 750);
+    EXPECT_DOUBLE_EQ(c.get<double>("reservation.bps"), 6e6);
+    EXPECT_DOUBLE_EQ(c.get<double>("reservation.wanted_pps"), 800);
+    EXPECT_DOUBLE_EQ(c.get<double>("used_pps"), 420);
+    EXPECT_EQ(c.get<int>("priority"), 2);
+
+    const auto text = run(t, "show shadow").text;
+    EXPECT_TRUE(has(text, "unlimited")) << text;
+    EXPECT_TRUE(has(text, "12000 pps") && has(text, "9000 pps") && has(text, "4000 pps")) << text;
+    EXPECT_TRUE(has(text, "reserved_pps") && has(text, "750") && has(text, "6000000") && has(text, "420")) << text;
 }
 
 TEST(command_actions, clients_pages_and_one_client)

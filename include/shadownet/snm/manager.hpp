@@ -121,6 +121,7 @@ struct client_view {
     prediction pred;
     reservation res;
     double last_pps = 0;
+    double shadow_used_pps = 0; // what it sent on its shadow path in the last tick
     std::vector<route_event> history; // newest last, bounded
 };
 
