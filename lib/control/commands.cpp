@@ -367,8 +367,10 @@ reply show_snm(exec_context& ctx, const parsed_command& cmd)
         return ok(w.str());
     }
     const auto& sc = m.scores;
-    std::string out = fmt::format("shadow manager: policy {}, watermarks high {:.2f} low {:.2f}\n", m.policy,
-                                  sc.high_watermark, sc.low_watermark);
+    std::string out = fmt::format("shadow manager: policy {}, watermarks high {:.2f} low {:.2f}, quantile {:.4f} "
+                                  "(raised {}, lowered {} times)\n",
+                                  m.policy, sc.high_watermark, sc.low_watermark, sc.quantile, sc.quantile_raises,
+                                  sc.quantile_cuts);
     out += fmt::format("  switches: {} to the shadow, {} back; needed {}, unneeded {}, mean lead {:.2f} s\n",
                        sc.switches_to_shadow, sc.returns, sc.needed, sc.unneeded, sc.mean_lead_s());
     out += fmt::format("  unforeseen losses: {} ticks, {:.0f} packets; overcommitted {} ticks\n",

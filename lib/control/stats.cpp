@@ -143,6 +143,9 @@ void write_snm(json_writer& w, const snm_snapshot& s)
     w.member("overcommit_ticks", sc.overcommit_ticks);
     w.member("high_watermark", sc.high_watermark);
     w.member("low_watermark", sc.low_watermark);
+    w.member("quantile", sc.quantile);
+    w.member("quantile_raises", sc.quantile_raises);
+    w.member("quantile_cuts", sc.quantile_cuts);
     w.end_object();
     w.key("ports").begin_array();
     for (const auto& p : s.ports) {

@@ -232,6 +232,7 @@ int on_snm(const char*, const char*, rte_tel_data* d)
     rte_tel_data_add_dict_string(d, "policy", m.policy.c_str());
     rte_tel_data_add_dict_string(d, "high_watermark", fmt::format("{:.3f}", sc.high_watermark).c_str());
     rte_tel_data_add_dict_string(d, "low_watermark", fmt::format("{:.3f}", sc.low_watermark).c_str());
+    rte_tel_data_add_dict_string(d, "quantile", fmt::format("{:.4f}", sc.quantile).c_str());
     add_u64(d, "switches_to_shadow", sc.switches_to_shadow);
     add_u64(d, "returns", sc.returns);
     add_u64(d, "needed", sc.needed);

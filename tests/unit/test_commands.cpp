@@ -148,6 +148,8 @@ public:
         m.scores.needed = 2;
         m.scores.lead_time_sum_s = 1.0;
         m.scores.high_watermark = 0.9;
+        m.scores.quantile = 0.9675;
+        m.scores.quantile_raises = 2;
         snm::port_view p;
         p.port = 1;
         p.primary_capacity = {40'000, 0};
@@ -542,6 +544,9 @@ TEST(command_actions, shadow_manager_policy_scores_and_client_forecast)
     const auto text = run(t, "show snm").text;
     EXPECT_TRUE(has(text, "policy predictive")) << text;
     EXPECT_TRUE(has(text, "37500")) << text;
+    EXPECT_TRUE(has(text, "quantile 0.9675 (raised 2, lowered 0 times)")) << text;
+    EXPECT_DOUBLE_EQ(doc.get<double>("snm.scores.quantile"), 0.9675);
+    EXPECT_EQ(doc.get<unsigned>("snm.scores.quantile_raises"), 2U);
 
     EXPECT_EQ(json_of(t, "set policy reactive json").get<std::string>("policy"), "reactive");
     EXPECT_EQ(t.policy, snm_policy::reactive);
