@@ -68,6 +68,7 @@ void client_dict(rte_tel_data* d, const client_snapshot& c, bool detail = false)
         add_u64(d, "forecast_upper_pps", round(c.shadow->pred.upper_pps));
         add_u64(d, "reserved_pps", round(c.shadow->res.pps));
         add_u64(d, "route_events", c.shadow->history.size());
+        rte_tel_data_add_dict_int(d, "priority", c.shadow->priority);
     }
 }
 
