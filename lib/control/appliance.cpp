@@ -808,6 +808,12 @@ void appliance::set_policy(snm_policy p)
     manager_->set_policy(p);
 }
 
+void appliance::set_client_priority(std::uint32_t client, int priority)
+{
+    if (registry_.find(client) == nullptr || !manager_->set_priority(client, priority))
+        throw std::out_of_range(fmt::format("client {} does not exist", client));
+}
+
 void appliance::set_shadow_budget(std::uint32_t client, const rate_spec& budget)
 {
     if (client > table_->capacity())
@@ -1076,6 +1082,17 @@ shadow_view appliance::shadow() const
                 pv.shadow_port = sp.b;
             if (sp.b == p.id())
                 pv.transmit_only = true;
+        }
+        if (!pv.transmit_only) {
+            // The manager's account of the shadow path of traffic leaving here.
+            pv.capacity = shadow_capacity(p.id());
+            for (const auto& mp : manager_->ports())
+                if (mp.port == p.id()) {
+                    pv.reserved_pps = mp.shadow_reserved_pps;
+                    pv.wanted_pps = mp.shadow_wanted_pps;
+                    pv.used_pps = mp.shadow_used_pps;
+                    pv.clients_on_shadow = mp.clients_on_shadow;
+                }
         }
         v.ports.push_back(std::move(pv));
     }

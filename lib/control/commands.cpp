@@ -23,6 +23,7 @@ using dataplane::drop_reason_names;
 constexpr std::uint64_t max_port_id = 1023;
 constexpr std::uint64_t max_client_id = 0xffffffffULL;
 constexpr std::size_t default_page = 64;
+constexpr std::uint64_t max_priority = 65535;
 
 std::vector<std::string_view> split_words(std::string_view line)
 {
@@ -340,6 +341,7 @@ reply show_client(exec_context& ctx, const parsed_command& cmd)
     if (c.shadow) {
         const auto& v = *c.shadow;
         const auto& p = v.prof;
+        out += fmt::format("  priority: {} (shadow reservations: higher first)\n", v.priority);
         out += fmt::format("  profile: {} after {:.1f} s: mean {:.0f} pps (peak {:.0f}, p95 {:.0f}), {:.0f} bits/s, "
                            "cv {:.2f}, {:.0f}-byte packets\n",
                            snm::name_of(p.kind), p.observed_s, p.mean_pps, p.peak_pps, p.p95_pps, p.mean_bps, p.cv,
@@ -365,8 +367,10 @@ reply show_snm(exec_context& ctx, const parsed_command& cmd)
         return ok(w.str());
     }
     const auto& sc = m.scores;
-    std::string out = fmt::format("shadow manager: policy {}, watermarks high {:.2f} low {:.2f}\n", m.policy,
-                                  sc.high_watermark, sc.low_watermark);
+    std::string out = fmt::format("shadow manager: policy {}, watermarks high {:.2f} low {:.2f}, quantile {:.4f} "
+                                  "(raised {}, lowered {} times)\n",
+                                  m.policy, sc.high_watermark, sc.low_watermark, sc.quantile, sc.quantile_raises,
+                                  sc.quantile_cuts);
     out += fmt::format("  switches: {} to the shadow, {} back; needed {}, unneeded {}, mean lead {:.2f} s\n",
                        sc.switches_to_shadow, sc.returns, sc.needed, sc.unneeded, sc.mean_lead_s());
     out += fmt::format("  unforeseen losses: {} ticks, {:.0f} packets; overcommitted {} ticks\n",
@@ -406,9 +410,25 @@ reply set_policy(exec_context& ctx, const parsed_command& cmd)
     return ok(fmt::format("policy {}\n", policy_name(p)));
 }
 
+// "unlimited" for a capacity of 0 (no --shadow-capacity): what the shadow
+// may carry is then only what its port can send.
+std::string capacity_text(const rate_spec& c)
+{
+    if (c.pps <= 0 && c.bps <= 0)
+        return "unlimited";
+    if (c.bps <= 0)
+        return fmt::format("{:.0f} pps", c.pps);
+    if (c.pps <= 0)
+        return fmt::format("{:.0f} bit/s", c.bps);
+    return fmt::format("{:.0f} pps {:.0f} bit/s", c.pps, c.bps);
+}
+
 reply show_shadow(exec_context& ctx, const parsed_command& cmd)
 {
     const shadow_view v = ctx.target.shadow();
+    // A client's reservation and use, from the manager's view of it (absent
+    // for a client the manager has not seen yet: zeros).
+    const auto res = [](const client_snapshot& c) { return c.shadow ? c.shadow->res : snm::reservation{}; };
     if (json_out(ctx, cmd)) {
         json_writer w;
         w.begin_object();
@@ -427,6 +447,12 @@ reply show_shadow(exec_context& ctx, const parsed_command& cmd)
             else
                 w.null();
             w.member("transmit_only", p.transmit_only);
+            w.member("capacity_pps", p.capacity.pps);
+            w.member("capacity_bps", p.capacity.bps);
+            w.member("reserved_pps", p.reserved_pps);
+            w.member("wanted_pps", p.wanted_pps);
+            w.member("used_pps", p.used_pps);
+            w.member("clients_on_shadow", p.clients_on_shadow);
             w.end_object();
         }
         w.end_array();
@@ -435,6 +461,12 @@ reply show_shadow(exec_context& ctx, const parsed_command& cmd)
         for (const auto& c : v.clients) {
             w.begin_object();
             client_json(w, c);
+            const auto r = res(c);
+            w.key("reservation").begin_object();
+            w.member("pps", r.pps).member("bps", r.bps).member("wanted_pps", r.wanted_pps);
+            w.end_object();
+            w.member("used_pps", c.shadow ? c.shadow->shadow_used_pps : 0.0);
+            w.member("priority", c.shadow ? c.shadow->priority : 0);
             w.end_object();
         }
         w.end_array().end_object();
@@ -443,18 +475,33 @@ reply show_shadow(exec_context& ctx, const parsed_command& cmd)
     std::string out = fmt::format("shadow path: {} reserved TX queue(s) per port and transmitting lcore, {} "
                                   "transmitting lcore(s)\n",
                                   v.queues_per_lcore, v.tx_lcores);
-    out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", "port", "name", "shadow queues", "shadow egress");
+    out += fmt::format("  {:>4}  {:<24} {:<14} {:<16} {:>22} {:>12} {:>12} {:>8}\n", "port", "name", "shadow queues",
+                       "shadow egress", "capacity", "reserved", "used", "clients");
     for (const auto& p : v.ports) {
         const std::string queues = p.queues == 0 ? std::string("none (shares primary)")
                                                  : fmt::format("{}-{}", p.first_queue, p.first_queue + p.queues - 1);
         const std::string egress = p.transmit_only ? std::string("(a shadow port)")
                                    : p.shadow_port ? fmt::format("port {}", *p.shadow_port)
                                                    : std::string("same port");
-        out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", p.port, p.name, queues, egress);
+        if (p.transmit_only) {
+            out += fmt::format("  {:>4}  {:<24} {:<14} {}\n", p.port, p.name, queues, egress);
+            continue;
+        }
+        out += fmt::format("  {:>4}  {:<24} {:<14} {:<16} {:>22} {:>8.0f} pps {:>8.0f} pps {:>8}\n", p.port, p.name,
+                           queues, egress, capacity_text(p.capacity), p.reserved_pps, p.used_pps,
+                           p.clients_on_shadow);
     }
     out += fmt::format("clients on the shadow path: {}\n", v.clients.size());
-    if (!v.clients.empty())
-        out += clients_table(v.clients);
+    if (!v.clients.empty()) {
+        out += fmt::format("  {:>8}  {:<40} {:>12} {:>14} {:>12} {:>10} {:>8} {:>14} {:>10}\n", "id", "key",
+                           "reserved_pps", "reserved_bps", "wanted_pps", "used_pps", "priority", "tx_shadow", "drops");
+        for (const auto& c : v.clients) {
+            const auto r = res(c);
+            out += fmt::format("  {:>8}  {:<40} {:>12.0f} {:>14.0f} {:>12.0f} {:>10.0f} {:>8} {:>14} {:>10}\n", c.id,
+                               c.key, r.pps, r.bps, r.wanted_pps, c.shadow ? c.shadow->shadow_used_pps : 0.0,
+                               c.shadow ? c.shadow->priority : 0, c.totals.tx_packets[1], c.totals.drops);
+        }
+    }
     return ok(out);
 }
 
@@ -471,6 +518,19 @@ reply set_client_route(exec_context& ctx, const parsed_command& cmd)
     }
     return ok(fmt::format("client {} route {}{} (epoch {})\n", r.client, path_name(r.via),
                           r.changed ? "" : " (unchanged)", r.epoch));
+}
+
+reply set_client_priority(exec_context& ctx, const parsed_command& cmd)
+{
+    const auto id = static_cast<std::uint32_t>(*cmd.arg("id").number);
+    const auto priority = static_cast<int>(*cmd.arg("priority").number);
+    ctx.target.set_client_priority(id, priority);
+    if (json_out(ctx, cmd)) {
+        json_writer w;
+        w.begin_object().member("client", id).member("priority", priority).end_object();
+        return ok(w.str());
+    }
+    return ok(fmt::format("client {} priority {}\n", id, priority));
 }
 
 reply show_drops(exec_context& ctx, const parsed_command& cmd)
@@ -692,11 +752,17 @@ std::vector<command_spec> make_table()
          "one client: key, route, counters and its last per-tick sample", command_access::read_only, false,
          show_client},
         {"show shadow", {kw("show"), kw("shadow")},
-         "the reserved shadow TX queues and ports, and the clients routed to the shadow path now",
+         "the reserved shadow TX queues and ports, per port the shadow's capacity, reserved and used, and the "
+         "clients on the shadow path now with their reservations",
          command_access::read_only, false, show_shadow},
         {"set client", {kw("set"), kw("client"), client_id, kw("route"), {k::choice, "path", {"primary", "shadow"}, 0, 0, false}},
          "move a client to its primary or shadow path (lossless, in order)", command_access::changing, false,
          set_client_route},
+        {"set client priority",
+         {kw("set"), kw("client"), client_id, kw("priority"), {k::number, "priority", {}, 0, max_priority, false}},
+         "a client's priority for shadow reservations: when the shadow cannot hold them all, higher is served "
+         "first (default 0)",
+         command_access::changing, false, set_client_priority},
         {"show snm", {kw("show"), kw("snm")},
          "the shadow manager: policy, watermarks, its scores, and per port the primary's measured and predicted "
          "load against capacity and the shadow's use and reservations",
@@ -807,6 +873,82 @@ bool is_blank_line(std::string_view line)
     return split_words(line).empty();
 }
 
+namespace {
+
+// One candidate command's arguments (the words after its leading keywords).
+struct argument_parse {
+    std::optional<parsed_command> command;
+    std::string error;
+    std::size_t at = 0;                 // the word the error is about; words.size(): one is missing
+    std::string_view expected_keyword;  // the error is this keyword's absence
+};
+
+argument_parse parse_arguments(const command_spec& s, const std::vector<std::string_view>& words, parsed_command out)
+{
+    const auto failed = [](std::string e, std::size_t at, std::string_view kw = {}) {
+        argument_parse r;
+        r.error = std::move(e);
+        r.at = at;
+        r.expected_keyword = kw;
+        return r;
+    };
+    out.spec = &s;
+    out.args.resize(s.tokens.size());
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < s.tokens.size(); ++i) {
+        const token_spec& t = s.tokens[i];
+        if (w >= words.size()) {
+            if (t.optional)
+                continue;
+            return failed(fmt::format("{}: missing {}", s.name, token_usage(t)), words.size());
+        }
+        const std::size_t at = w;
+        const std::string_view word = words[w++];
+        arg_value& a = out.args[i];
+        a.present = true;
+        a.word = std::string(word);
+        switch (t.kind) {
+        case token_kind::keyword:
+            if (word != t.name) // keywords after an argument (set client <id> route ...)
+                return failed(fmt::format("{}: expected '{}', not '{}'", s.name, t.name, word), at, t.name);
+            break;
+        case token_kind::choice:
+            if (std::find(t.choices.begin(), t.choices.end(), word) == t.choices.end())
+                return failed(fmt::format("{}: {} must be {}, not '{}'", s.name, t.name,
+                                          token_usage(t).substr(1, token_usage(t).size() - 2), word),
+                              at);
+            break;
+        case token_kind::port_or_all:
+            if (word == "all")
+                break;
+            [[fallthrough]];
+        case token_kind::number: {
+            const auto n = to_number(word);
+            if (!n)
+                return failed(fmt::format("{}: {} '{}' is not a number{}", s.name, t.name, word,
+                                          t.kind == token_kind::port_or_all ? " or all" : ""),
+                              at);
+            if (*n < t.min || *n > t.max)
+                return failed(fmt::format("{}: {} {} is out of range ({}-{})", s.name, t.name, *n, t.min, t.max), at);
+            a.number = n;
+            break;
+        }
+        case token_kind::path: break;
+        case token_kind::rest:
+            while (w < words.size())
+                a.word += fmt::format(" {}", words[w++]);
+            break;
+        }
+    }
+    if (w < words.size())
+        return failed(fmt::format("{}: unexpected '{}' after the command (usage: {})", s.name, words[w], usage(s)), w);
+    argument_parse r;
+    r.command = std::move(out);
+    return r;
+}
+
+} // namespace
+
 parse_result parse_command(std::string_view line)
 {
     auto words = split_words(line);
@@ -825,9 +967,12 @@ parse_result parse_command(std::string_view line)
     // A command is chosen when all its leading keywords are on the line (what
     // follows is then an argument error, named by the command); otherwise the
     // deepest run of matching keywords names the word that is wrong.
+    // Several commands may share their leading keywords (set client <id>
+    // route ... / priority ...): all of them are candidates.
     std::size_t best_depth = 0;
     const command_spec* committed = nullptr;
     std::size_t committed_depth = 0;
+    std::vector<const command_spec*> candidates;
     for (const auto& s : table()) {
         std::size_t i = 0;
         while (i < s.tokens.size() && i < words.size() && s.tokens[i].kind == token_kind::keyword &&
@@ -838,7 +983,10 @@ parse_result parse_command(std::string_view line)
         if (all_keywords && (committed == nullptr || i > committed_depth)) {
             committed = &s;
             committed_depth = i;
+            candidates.clear();
         }
+        if (all_keywords && i == committed_depth)
+            candidates.push_back(&s);
     }
     if (committed == nullptr || committed_depth < best_depth) {
         std::vector<std::string_view> next;
@@ -865,56 +1013,39 @@ parse_result parse_command(std::string_view line)
                 fmt::format("{}: unknown word '{}', expected one of: {}", prefix, words[best_depth], expected)};
     }
 
-    const command_spec& s = *committed;
-    out.spec = &s;
-    out.args.resize(s.tokens.size());
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < s.tokens.size(); ++i) {
-        const token_spec& t = s.tokens[i];
-        if (w >= words.size()) {
-            if (t.optional)
-                continue;
-            return {std::nullopt, fmt::format("{}: missing {}", s.name, token_usage(t))};
-        }
-        const std::string_view word = words[w++];
-        arg_value& a = out.args[i];
-        a.present = true;
-        a.word = std::string(word);
-        switch (t.kind) {
-        case token_kind::keyword:
-            if (word != t.name) // keywords after an argument (set client <id> route ...)
-                return {std::nullopt, fmt::format("{}: expected '{}', not '{}'", s.name, t.name, word)};
-            break;
-        case token_kind::choice:
-            if (std::find(t.choices.begin(), t.choices.end(), word) == t.choices.end())
-                return {std::nullopt, fmt::format("{}: {} must be {}, not '{}'", s.name, t.name,
-                                                  token_usage(t).substr(1, token_usage(t).size() - 2), word)};
-            break;
-        case token_kind::port_or_all:
-            if (word == "all")
-                break;
-            [[fallthrough]];
-        case token_kind::number: {
-            const auto n = to_number(word);
-            if (!n)
-                return {std::nullopt, fmt::format("{}: {} '{}' is not a number{}", s.name, t.name, word,
-                                                  t.kind == token_kind::port_or_all ? " or all" : "")};
-            if (*n < t.min || *n > t.max)
-                return {std::nullopt,
-                        fmt::format("{}: {} {} is out of range ({}-{})", s.name, t.name, *n, t.min, t.max)};
-            a.number = n;
-            break;
-        }
-        case token_kind::path: break;
-        case token_kind::rest:
-            while (w < words.size())
-                a.word += fmt::format(" {}", words[w++]);
-            break;
-        }
+    // The first candidate whose arguments parse wins. Otherwise the error of
+    // the one that got furthest along the line; candidates that all stop at
+    // the same word on a keyword name every keyword that would have done.
+    std::vector<argument_parse> failures;
+    std::size_t furthest = 0;
+    for (const command_spec* s : candidates) {
+        argument_parse r = parse_arguments(*s, words, out);
+        if (r.command)
+            return {std::move(r.command), {}};
+        furthest = std::max(furthest, r.at);
+        failures.push_back(std::move(r));
     }
-    if (w < words.size())
-        return {std::nullopt, fmt::format("{}: unexpected '{}' after the command (usage: {})", s.name, words[w], usage(s))};
-    return {std::move(out), {}};
+    std::vector<const argument_parse*> tied;
+    for (const auto& f : failures)
+        if (f.at == furthest)
+            tied.push_back(&f);
+    std::vector<std::string_view> expected;
+    for (const auto* f : tied)
+        if (!f->expected_keyword.empty() &&
+            std::find(expected.begin(), expected.end(), f->expected_keyword) == expected.end())
+            expected.push_back(f->expected_keyword);
+    const bool all_keywords = std::all_of(tied.begin(), tied.end(), [](const argument_parse* f) {
+        return !f->expected_keyword.empty();
+    });
+    if (all_keywords && expected.size() > 1) {
+        std::string prefix, alternatives;
+        for (std::size_t i = 0; i < committed_depth; ++i)
+            prefix += fmt::format("{}{}", prefix.empty() ? "" : " ", words[i]);
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            alternatives += fmt::format("{}'{}'", i == 0 ? "" : i + 1 == expected.size() ? " or " : ", ", expected[i]);
+        return {std::nullopt, fmt::format("{}: expected {}, not '{}'", prefix, alternatives, words[furthest])};
+    }
+    return {std::nullopt, tied.front()->error};
 }
 
 reply execute(exec_context& ctx, const parsed_command& cmd)

@@ -90,6 +90,7 @@ std::string format_final(const stats_snapshot& s, double elapsed_s)
 void write_snm_client(json_writer& w, const snm::client_view& v)
 {
     w.key("snm").begin_object();
+    w.member("priority", v.priority);
     const auto& p = v.prof;
     w.key("profile").begin_object();
     w.member("class", snm::name_of(p.kind));
@@ -142,6 +143,9 @@ void write_snm(json_writer& w, const snm_snapshot& s)
     w.member("overcommit_ticks", sc.overcommit_ticks);
     w.member("high_watermark", sc.high_watermark);
     w.member("low_watermark", sc.low_watermark);
+    w.member("quantile", sc.quantile);
+    w.member("quantile_raises", sc.quantile_raises);
+    w.member("quantile_cuts", sc.quantile_cuts);
     w.end_object();
     w.key("ports").begin_array();
     for (const auto& p : s.ports) {

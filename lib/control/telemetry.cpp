@@ -68,6 +68,7 @@ void client_dict(rte_tel_data* d, const client_snapshot& c, bool detail = false)
         add_u64(d, "forecast_upper_pps", round(c.shadow->pred.upper_pps));
         add_u64(d, "reserved_pps", round(c.shadow->res.pps));
         add_u64(d, "route_events", c.shadow->history.size());
+        rte_tel_data_add_dict_int(d, "priority", c.shadow->priority);
     }
 }
 
@@ -185,6 +186,7 @@ int on_shadow(const char*, const char*, rte_tel_data* d)
     if (!s)
         return 0;
     const shadow_view& v = s->shadow;
+    const auto round = [](double x) { return static_cast<std::uint64_t>(std::max(0.0, x) + 0.5); };
     add_u64(d, "queues_per_lcore", v.queues_per_lcore);
     add_u64(d, "tx_lcores", v.tx_lcores);
     rte_tel_data* ports = rte_tel_data_alloc();
@@ -198,6 +200,13 @@ int on_shadow(const char*, const char*, rte_tel_data* d)
         if (p.shadow_port)
             add_u64(c, "shadow_port", *p.shadow_port);
         add_u64(c, "transmit_only", p.transmit_only ? 1 : 0);
+        if (!p.transmit_only) {
+            // The manager's account, as `show shadow` (0 capacity: unlimited).
+            add_u64(c, "capacity_pps", round(p.capacity.pps));
+            add_u64(c, "reserved_pps", round(p.reserved_pps));
+            add_u64(c, "used_pps", round(p.used_pps));
+            add_u64(c, "clients_on_shadow", p.clients_on_shadow);
+        }
         rte_tel_data_add_dict_container(ports, std::to_string(p.port).c_str(), c, 0);
     }
     rte_tel_data_add_dict_container(d, "ports", ports, 0);
@@ -224,6 +233,7 @@ int on_snm(const char*, const char*, rte_tel_data* d)
     rte_tel_data_add_dict_string(d, "policy", m.policy.c_str());
     rte_tel_data_add_dict_string(d, "high_watermark", fmt::format("{:.3f}", sc.high_watermark).c_str());
     rte_tel_data_add_dict_string(d, "low_watermark", fmt::format("{:.3f}", sc.low_watermark).c_str());
+    rte_tel_data_add_dict_string(d, "quantile", fmt::format("{:.4f}", sc.quantile).c_str());
     add_u64(d, "switches_to_shadow", sc.switches_to_shadow);
     add_u64(d, "returns", sc.returns);
     add_u64(d, "needed", sc.needed);

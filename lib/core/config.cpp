@@ -167,7 +167,8 @@ po::options_description make_description(app_config& c, raw_options& raw)
         ("headroom", po::value(&c.snm.headroom)->value_name("FACTOR"), "shadow reservation = quantile x FACTOR")
         ("profile-window", po::value(&c.snm.profile_window_s)->value_name("SECONDS"),
          "how long a new client is observed before its profile is built")
-        ("adapt", po::value(&c.snm.adapt)->value_name("BOOL"), "adapt the watermark from the manager's own scores")
+        ("adapt", po::value(&c.snm.adapt)->value_name("BOOL"),
+         "adapt the watermarks and the quantile from the manager's own scores")
         ("shadow-reserve", po::value(&raw.shadow_reserve)->value_name("PORT:RATE,..."),
          "shadow capacity held in reserve, brought into service in steps when the shadow is overloaded")
         ("reserve-steps", po::value(&c.snm.reserve_steps)->value_name("N"), "steps the reserve is used in (1-64)")

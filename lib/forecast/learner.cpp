@@ -82,6 +82,13 @@ series_learner::series_learner(learner_options opt)
         throw std::invalid_argument("capacity quantile must be in (0, 1)");
 }
 
+void series_learner::set_capacity_quantile(double q) {
+    if (!(q > 0.0 && q < 1.0)) throw std::invalid_argument("capacity quantile must be in (0, 1)");
+    opt_.capacity_q = q;
+    a_cap_ = 1.0 - q;
+    d_cap_ = 0.0;
+}
+
 const live_point& series_learner::current() const noexcept {
     return issued_[(issued_head_ + issued_.size() - 1) % issued_.size()];
 }

@@ -27,6 +27,19 @@ constexpr double judge_min_s = 5;
 constexpr double refit_budget_s = 0.002;
 // A reservation on the shadow is resized every tick: it covers this many.
 constexpr std::uint32_t reserve_ticks = 2;
+// Quantile adaptation (adapt(), docs/shadow-manager.md "Score and adapt").
+// An unforeseen loss moves the quantile a quarter of the way to its ceiling,
+// at most once per horizon (the ticks of one overload are one event, and a
+// new quantile needs a horizon to show in the forecasts); a run of unneeded
+// switches in a row, while the shadow's clients were reserved far more than
+// they used, takes a step down. Raised fast, lowered slowly: a loss costs
+// packets, an idle reservation only capacity.
+constexpr double quantile_ceiling = 0.99;
+constexpr double quantile_floor = 0.8;
+constexpr double quantile_raise_share = 0.25;
+constexpr double quantile_cut = 0.01;
+constexpr std::uint32_t quantile_unneeded_run = 3;
+constexpr double quantile_idle_ratio = 2.0; // reserved over used on the shadow: "far more"
 
 
 double utilisation(double pps, double bps, const rate_spec& cap) noexcept
@@ -44,13 +57,14 @@ bool limited(const rate_spec& cap) noexcept
     return cap.pps > 0 || cap.bps > 0;
 }
 
-forecast::learner_options learner_options_for(const snm_config& cfg, std::uint32_t horizon)
+// q: the manager's quantile now (it adapts; see adapt()).
+forecast::learner_options learner_options_for(double q, std::uint32_t horizon)
 {
     forecast::learner_options o;
     o.model = forecast::models::damped();
     o.horizon = std::max<std::uint32_t>(1, horizon);
-    o.capacity_q = cfg.quantile;
-    o.level = std::min(0.99, 2 * cfg.quantile - 1);
+    o.capacity_q = q;
+    o.level = std::min(0.99, 2 * q - 1);
     o.warmup = 10;
     o.window = 300;
     o.refit_every = 100;
@@ -78,6 +92,7 @@ struct manager::client_state {
     std::string key;
     double created_s = 0;
     path via = path::primary;
+    int priority = 0; // the operator's (set_priority): the reservation order's first key
     double last_switch_s = -std::numeric_limits<double>::infinity();
     std::uint32_t calm_ticks = 0; // ticks in a row the return condition held
     std::deque<route_event> history;
@@ -121,6 +136,7 @@ manager::manager(const snm_config& cfg, double tick_s, capacity_fn primary, capa
     sustain_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.sustain_s / tick_s)));
     scores_.high_watermark = cfg.high_watermark;
     scores_.low_watermark = cfg.low_watermark;
+    scores_.quantile = cfg.quantile;
 }
 
 manager::~manager() = default;
@@ -132,7 +148,7 @@ std::size_t manager::size() const noexcept
 
 void manager::client_added(std::uint32_t id, std::string key, double now_s, const warm_start* history)
 {
-    auto c = std::make_unique<client_state>(learner_options_for(cfg_, horizon_ticks_));
+    auto c = std::make_unique<client_state>(learner_options_for(scores_.quantile, horizon_ticks_));
     c->id = id;
     c->key = std::move(key);
     c->created_s = now_s;
@@ -162,6 +178,15 @@ void manager::client_removed(std::uint32_t id)
 {
     clients_.erase(id);
     std::erase_if(pending_, [id](const pending_switch& p) { return p.id == id; });
+}
+
+bool manager::set_priority(std::uint32_t id, int priority)
+{
+    const auto it = clients_.find(id);
+    if (it == clients_.end())
+        return false;
+    it->second->priority = priority;
+    return true;
 }
 
 void manager::note_route(std::uint32_t id, path via, double now_s, const std::string& reason)
@@ -291,7 +316,8 @@ void manager::switch_client(client_state& c, path via, double now_s, std::string
         // Returned before the primary would have overflowed: not needed.
         const auto before = pending_.size();
         std::erase_if(pending_, [&](const pending_switch& p) { return p.id == c.id; });
-        scores_.unneeded += before - pending_.size();
+        for (auto n = before - pending_.size(); n > 0; --n)
+            judged(false);
     }
     action a;
     a.what = action::kind::route;
@@ -483,13 +509,21 @@ void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
     for (auto& [id, cp] : clients_)
         if (cp->seen && cp->egress == port)
             mine.push_back(cp.get());
-    // Clients on the shadow are served first (they use it now), then the rest;
-    // within each, the smaller need first, so that an overcommit leaves the
-    // fewest clients short (docs/shadow-manager.md).
+    // The order when the shadow cannot hold every reservation
+    // (docs/shadow-manager.md, "Reserve"): priority, higher first (the
+    // operator's word); then, within a priority, clients on the shadow now
+    // (they use it: shorting them drops their packets now, shorting the rest
+    // only a promise); then the smaller predicted need first, so that an
+    // overcommit leaves the fewest clients short. Ties by id, so the order
+    // is the same every tick.
     std::sort(mine.begin(), mine.end(), [](const client_state* a, const client_state* b) {
+        if (a->priority != b->priority)
+            return a->priority > b->priority;
         if ((a->via == path::shadow) != (b->via == path::shadow))
             return a->via == path::shadow;
-        return a->pred.upper_pps < b->pred.upper_pps;
+        if (a->pred.upper_pps != b->pred.upper_pps)
+            return a->pred.upper_pps < b->pred.upper_pps;
+        return a->id < b->id;
     });
     double left_pps = cap.pps > 0 ? cap.pps : std::numeric_limits<double>::infinity();
     double left_bps = cap.bps > 0 ? cap.bps : std::numeric_limits<double>::infinity();
@@ -500,7 +534,7 @@ void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
     // tracker's, at the same quantile): the horizon's quantile, widened by the
     // errors of the surge that brought it there, would reserve several times
     // what it uses.
-    const double z = forecast::normal_quantile(cfg_.quantile);
+    const double z = forecast::normal_quantile(scores_.quantile);
     for (client_state* c : mine) {
         reservation& r = c->res;
         const bool on_shadow = c->via == path::shadow && c->prof.kind != client_class::learning;
@@ -561,6 +595,10 @@ void manager::score_tick(double now_s)
         scores_.peak_shadow_used_pps = shadow_used;
         scores_.reserved_at_peak_pps = shadow_reserved;
     }
+    if (shadow_reserved > 0 || shadow_used > 0) {
+        run_reserved_pps_ += shadow_reserved;
+        run_used_pps_ += shadow_used;
+    }
     // A pending switch is needed once the primary plus the client would have
     // been over capacity; unneeded if that never happens in its window.
     const double window = std::max(judge_min_s, judge_horizons * cfg_.horizon_s);
@@ -571,25 +609,53 @@ void manager::score_tick(double now_s)
         const rate_spec cap = ports_[p.port].primary_capacity;
         const double would = primary_pps[p.port] + it->second->last.pps;
         if (cap.pps > 0 && would > cap.pps) {
-            ++scores_.needed;
+            judged(true);
             scores_.lead_time_sum_s += now_s - p.at_s;
             return true;
         }
         if (now_s - p.at_s > window) {
-            ++scores_.unneeded;
+            judged(false);
             return true;
         }
         return false;
     });
 }
 
-void manager::adapt()
+void manager::judged(bool needed)
+{
+    if (needed) {
+        ++scores_.needed;
+        // A needed switch ends a run of unneeded ones, and what was reserved
+        // during it is no evidence against the quantile.
+        unneeded_run_ = 0;
+        run_reserved_pps_ = run_used_pps_ = 0;
+    } else {
+        ++scores_.unneeded;
+        ++unneeded_run_;
+    }
+}
+
+void manager::set_quantile(double q)
+{
+    if (q == scores_.quantile)
+        return;
+    scores_.quantile = q;
+    // Every client's learned upper bound, from its next forecast; the surge
+    // tracker's bound and new clients read scores_.quantile directly.
+    for (auto& [id, c] : clients_) {
+        c->pps_model.set_capacity_quantile(q);
+        c->bps_model.set_capacity_quantile(q);
+    }
+}
+
+void manager::adapt(double now_s)
 {
     if (!cfg_.adapt || cfg_.policy == snm_policy::off)
         return;
     const double gap = cfg_.high_watermark - cfg_.low_watermark;
     // Losses it did not foresee: act earlier. Mostly unneeded switches: later.
-    if (scores_.unforeseen_loss_ticks > loss_ticks_at_adapt_) {
+    const bool new_losses = scores_.unforeseen_loss_ticks > loss_ticks_at_adapt_;
+    if (new_losses) {
         scores_.high_watermark = std::max(0.5, scores_.high_watermark - 0.02);
         loss_ticks_at_adapt_ = scores_.unforeseen_loss_ticks;
     }
@@ -601,6 +667,33 @@ void manager::adapt()
         judged_at_adapt_ = judged;
     }
     scores_.low_watermark = std::max(0.0, scores_.high_watermark - gap);
+
+    // The quantile, within [min(floor, configured), max(ceiling, configured)].
+    // Losses it did not foresee: wider bounds (forecasts and reservations
+    // both). Losses within a horizon of the last raise are the same event.
+    const double ceiling = std::max(quantile_ceiling, cfg_.quantile);
+    const double floor = std::min(quantile_floor, cfg_.quantile);
+    double q = scores_.quantile;
+    if (scores_.unforeseen_loss_ticks > loss_ticks_at_quantile_ && now_s - quantile_raised_s_ >= cfg_.horizon_s &&
+        q < ceiling) {
+        q = std::min(ceiling, q + (ceiling - q) * quantile_raise_share);
+        quantile_raised_s_ = now_s;
+        ++scores_.quantile_raises;
+    }
+    loss_ticks_at_quantile_ = scores_.unforeseen_loss_ticks;
+    // A run of switches none of which was needed, while the shadow's clients
+    // were reserved far more than they used: narrower bounds (fewer
+    // switches, smaller reservations). Judged once per run.
+    if (unneeded_run_ >= quantile_unneeded_run) {
+        const bool idle = run_reserved_pps_ > quantile_idle_ratio * run_used_pps_;
+        if (idle && q > floor) {
+            q = std::max(floor, q - quantile_cut);
+            ++scores_.quantile_cuts;
+        }
+        unneeded_run_ = 0;
+        run_reserved_pps_ = run_used_pps_ = 0;
+    }
+    set_quantile(q);
 }
 
 void manager::refit_some()
@@ -680,7 +773,7 @@ std::vector<action> manager::tick(double now_s, std::span<const observation> obs
         out.push_back(a);
     }
     score_tick(now_s);
-    adapt();
+    adapt(now_s);
     refit_some();
     // Off means hands off: forecasts and reservations are still computed and
     // shown, but nothing the operator set is changed.
@@ -699,10 +792,12 @@ std::optional<client_view> manager::client(std::uint32_t id) const
     v.id = id;
     v.key = c.key;
     v.via = c.via;
+    v.priority = c.priority;
     v.prof = c.prof;
     v.pred = c.pred;
     v.res = c.res;
     v.last_pps = c.last.pps;
+    v.shadow_used_pps = c.last.shadow_tx_pps;
     v.history.assign(c.history.begin(), c.history.end());
     return v;
 }

@@ -79,6 +79,19 @@ TEST(console_commands, set_route_then_show_client_json_reflects_it)
     EXPECT_EQ(sh.get<int>("clients_total"), 1);
     EXPECT_EQ(sh.get_child("clients").front().second.get<int>("id"), 3);
     EXPECT_EQ(sh.get_child("ports").size(), 2U);
+    // The manager's account: a few ticks on, client 3 is reserved shadow
+    // capacity and its egress port's shadow shows it used.
+    run_for(app, std::chrono::milliseconds(300));
+    const auto use = json(t, "show shadow json");
+    double used = 0, reserved = 0;
+    for (const auto& p : use.get_child("ports")) {
+        used += p.second.get<double>("used_pps");
+        reserved += p.second.get<double>("reserved_pps");
+    }
+    EXPECT_GT(used, 0.0);
+    EXPECT_GT(reserved, 0.0);
+    EXPECT_GT(use.get_child("clients").front().second.get<double>("reservation.pps"), 0.0);
+    EXPECT_GT(use.get_child("clients").front().second.get<double>("used_pps"), 0.0);
     EXPECT_EQ(json(t, "set client 3 route primary json").get<std::string>("path"), "primary");
     EXPECT_EQ(app.client_table().get_route(3).via, dataplane::path::primary);
     exec_context ctx{t, output_format::text, 0, {}, {}, {}};

@@ -105,11 +105,29 @@ public:
         shadow_view v;
         v.queues_per_lcore = 1;
         v.tx_lcores = 1;
-        v.ports.push_back({0, "net_ring_vport0", 1, 1, std::nullopt, false});
-        v.ports.push_back({1, "net_ring_vport1", 1, 1, std::uint16_t{2}, false});
+        shadow_port_view p0;
+        p0.port = 0;
+        p0.name = "net_ring_vport0";
+        p0.first_queue = 1;
+        p0.queues = 1;
+        v.ports.push_back(p0);
+        // Port 1 leaves on port 2 on the shadow, which may carry 12 000 pps;
+        // the manager has reserved 9 000 of it and its clients use 4 000.
+        shadow_port_view p1 = p0;
+        p1.port = 1;
+        p1.name = "net_ring_vport1";
+        p1.shadow_port = 2;
+        p1.capacity = {12'000, 0};
+        p1.reserved_pps = 9'000;
+        p1.wanted_pps = 9'500;
+        p1.used_pps = 4'000;
+        p1.clients_on_shadow = 0;
         for (const auto& [id, c] : clients_by_id)
-            if (c.path == "shadow")
+            if (c.path == "shadow") {
                 v.clients.push_back(c);
+                ++p1.clients_on_shadow;
+            }
+        v.ports.push_back(p1);
         return v;
     }
     route_change set_client_route(std::uint32_t id, dataplane::path via) override
@@ -130,6 +148,8 @@ public:
         m.scores.needed = 2;
         m.scores.lead_time_sum_s = 1.0;
         m.scores.high_watermark = 0.9;
+        m.scores.quantile = 0.9675;
+        m.scores.quantile_raises = 2;
         snm::port_view p;
         p.port = 1;
         p.primary_capacity = {40'000, 0};
@@ -140,6 +160,16 @@ public:
         return m;
     }
     void set_policy(snm_policy p) override { policy = p; }
+    void set_client_priority(std::uint32_t id, int priority) override
+    {
+        const auto it = clients_by_id.find(id);
+        if (it == clients_by_id.end()) // as the appliance says it
+            throw std::out_of_range("client " + std::to_string(id) + " does not exist");
+        auto& c = it->second;
+        if (!c.shadow)
+            c.shadow = snm::client_view{};
+        c.shadow->priority = priority;
+    }
     // Failover: the real decision logic (pure) behind a port 1 with shadow port 2.
     failover_snapshot failover() override
     {
@@ -251,6 +281,7 @@ TEST(command_grammar, every_command_in_the_table_parses_from_its_usage)
         {"clear port stats", "clear port stats 0"},     {"show lcores", "show lcores"},
         {"show clients", "show clients 10 20"},         {"show client", "show client 7"},
         {"show shadow", "show shadow"},                 {"set client", "set client 7 route shadow"},
+        {"set client priority", "set client 7 priority 3"},
         {"show snm", "show snm"},                       {"set policy", "set policy off"},
         {"show drops", "show drops"},                   {"start", "start"},
         {"stop", "stop"},                               {"load", "load /tmp/x.cmd"},
@@ -285,6 +316,11 @@ TEST(command_grammar, arguments_are_typed)
     c = parse_ok("show port stats all");
     EXPECT_TRUE(c.arg("port").present);
     EXPECT_FALSE(c.arg("port").number);
+    c = parse_ok("set client 9 priority 65535");
+    EXPECT_EQ(c.spec->name, "set client priority");
+    EXPECT_EQ(*c.arg("id").number, 9U);
+    EXPECT_EQ(*c.arg("priority").number, 65535U);
+    EXPECT_EQ(c.spec->access, command_access::changing);
     c = parse_ok("set client 4294967295 route primary # trailing comment");
     EXPECT_EQ(*c.arg("id").number, 4294967295U);
     EXPECT_EQ(c.arg("path").word, "primary");
@@ -311,8 +347,9 @@ TEST(command_grammar, bad_lines_get_an_error_naming_the_command_and_the_reason)
     EXPECT_TRUE(has(e5, "out of range (0-1023)")) << e5;
     const auto e6 = parse_error("set client 1 route sideways");
     EXPECT_TRUE(has(e6, "set client: path must be primary|shadow, not 'sideways'")) << e6;
+    // Two commands start "set client <id>": a wrong third word names both.
     const auto e7 = parse_error("set client 1 path shadow");
-    EXPECT_TRUE(has(e7, "set client: expected 'route', not 'path'")) << e7;
+    EXPECT_TRUE(has(e7, "set client: expected 'route' or 'priority', not 'path'")) << e7;
     const auto e8 = parse_error("set client -1 route shadow");
     EXPECT_TRUE(has(e8, "id '-1' is not a number")) << e8;
     const auto e9 = parse_error("set client 99999999999 route shadow");
@@ -323,6 +360,15 @@ TEST(command_grammar, bad_lines_get_an_error_naming_the_command_and_the_reason)
     EXPECT_TRUE(has(e11, "count 0 is out of range (1-100000)")) << e11;
     const auto e12 = parse_error("set client 3 route");
     EXPECT_TRUE(has(e12, "set client: missing <primary|shadow>")) << e12;
+    // The candidate that got furthest along the line names the error.
+    const auto e13 = parse_error("set client 3 priority high");
+    EXPECT_TRUE(has(e13, "set client priority: priority 'high' is not a number")) << e13;
+    const auto e14 = parse_error("set client 3 priority 70000");
+    EXPECT_TRUE(has(e14, "set client priority: priority 70000 is out of range (0-65535)")) << e14;
+    const auto e15 = parse_error("set client 3 priority");
+    EXPECT_TRUE(has(e15, "set client priority: missing <priority>")) << e15;
+    const auto e16 = parse_error("set client 3 route shadow now");
+    EXPECT_TRUE(has(e16, "set client: unexpected 'now'")) << e16;
     EXPECT_TRUE(has(parse_error("load"), "load: missing <file>"));
 }
 
@@ -390,6 +436,43 @@ TEST(command_actions, lcores_drops_and_shadow)
     EXPECT_TRUE(has(text, "clients on the shadow path: 1") && has(text, "port 2")) << text;
 }
 
+TEST(command_actions, show_shadow_shows_capacity_reservations_and_use)
+{
+    fake_target t;
+    // Client 3 on the shadow, with the manager's reservation for it.
+    ASSERT_TRUE(run(t, "set client 3 route shadow").ok);
+    snm::client_view v;
+    v.res = {750, 6e6, 800};
+    v.shadow_used_pps = 420;
+    v.priority = 2;
+    t.clients_by_id[3].shadow = v;
+
+    auto doc = json_of(t, "show shadow json");
+    const auto& ports = doc.get_child("ports");
+    ASSERT_EQ(ports.size(), 2U);
+    const auto& p0 = ports.front().second;
+    EXPECT_DOUBLE_EQ(p0.get<double>("capacity_pps"), 0) << "no --shadow-capacity: unlimited";
+    EXPECT_DOUBLE_EQ(p0.get<double>("reserved_pps"), 0);
+    const auto& p1 = ports.back().second;
+    EXPECT_DOUBLE_EQ(p1.get<double>("capacity_pps"), 12000);
+    EXPECT_DOUBLE_EQ(p1.get<double>("reserved_pps"), 9000);
+    EXPECT_DOUBLE_EQ(p1.get<double>("wanted_pps"), 9500);
+    EXPECT_DOUBLE_EQ(p1.get<double>("used_pps"), 4000);
+    EXPECT_EQ(p1.get<unsigned>("clients_on_shadow"), 1U);
+    const auto& c = doc.get_child("clients").front().second;
+    EXPECT_EQ(c.get<int>("id"), 3);
+    EXPECT_DOUBLE_EQ(c.get<double>("reservation.pps"), 750);
+    EXPECT_DOUBLE_EQ(c.get<double>("reservation.bps"), 6e6);
+    EXPECT_DOUBLE_EQ(c.get<double>("reservation.wanted_pps"), 800);
+    EXPECT_DOUBLE_EQ(c.get<double>("used_pps"), 420);
+    EXPECT_EQ(c.get<int>("priority"), 2);
+
+    const auto text = run(t, "show shadow").text;
+    EXPECT_TRUE(has(text, "unlimited")) << text;
+    EXPECT_TRUE(has(text, "12000 pps") && has(text, "9000 pps") && has(text, "4000 pps")) << text;
+    EXPECT_TRUE(has(text, "reserved_pps") && has(text, "750") && has(text, "6000000") && has(text, "420")) << text;
+}
+
 TEST(command_actions, clients_pages_and_one_client)
 {
     fake_target t;
@@ -432,6 +515,24 @@ TEST(command_actions, set_client_route_then_show_client_reflects_it)
     EXPECT_TRUE(has(r.text, "--shadow-txq 0")) << r.text;
 }
 
+TEST(command_actions, set_client_priority_then_show_client_reflects_it)
+{
+    fake_target t;
+    auto doc = json_of(t, "set client 4 priority 7 json");
+    EXPECT_EQ(doc.get<unsigned>("client"), 4U);
+    EXPECT_EQ(doc.get<int>("priority"), 7);
+    ASSERT_TRUE(t.clients_by_id[4].shadow);
+    EXPECT_EQ(t.clients_by_id[4].shadow->priority, 7);
+    EXPECT_EQ(json_of(t, "show client 4 json").get<int>("snm.priority"), 7);
+    EXPECT_TRUE(has(run(t, "show client 4").text, "priority: 7")) << run(t, "show client 4").text;
+    EXPECT_TRUE(has(run(t, "set client 4 priority 0").text, "client 4 priority 0"));
+    EXPECT_EQ(t.clients_by_id[4].shadow->priority, 0);
+    const auto r = run(t, "set client 77 priority 1");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.text, "set client priority: client 77 does not exist");
+    EXPECT_TRUE(has(run(t, "help set client").text, "set client <id> priority <priority>"));
+}
+
 TEST(command_actions, shadow_manager_policy_scores_and_client_forecast)
 {
     fake_target t;
@@ -443,6 +544,9 @@ TEST(command_actions, shadow_manager_policy_scores_and_client_forecast)
     const auto text = run(t, "show snm").text;
     EXPECT_TRUE(has(text, "policy predictive")) << text;
     EXPECT_TRUE(has(text, "37500")) << text;
+    EXPECT_TRUE(has(text, "quantile 0.9675 (raised 2, lowered 0 times)")) << text;
+    EXPECT_DOUBLE_EQ(doc.get<double>("snm.scores.quantile"), 0.9675);
+    EXPECT_EQ(doc.get<unsigned>("snm.scores.quantile_raises"), 2U);
 
     EXPECT_EQ(json_of(t, "set policy reactive json").get<std::string>("policy"), "reactive");
     EXPECT_EQ(t.policy, snm_policy::reactive);

@@ -290,3 +290,189 @@ TEST(snm, a_flood_of_new_sources_goes_to_the_shadow_before_the_primary_overflows
     EXPECT_LT(pred.well_behaved_lost * 10, reac.well_behaved_lost + 1e-9)
         << "predictive " << pred.well_behaved_lost << " reactive " << reac.well_behaved_lost;
 }
+
+TEST(snm, overcommit_serves_priority_first_then_clients_on_the_shadow_then_the_smaller_need)
+{
+    // A shadow of 250 pps; clients 1 and 2 want 100, client 3 wants 200, and
+    // client 4, on the shadow now, 100 (constant demand, no headroom: each
+    // wants exactly its rate).
+    snm_config cfg;
+    cfg.headroom = 1.0;
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; }, [](std::uint16_t) { return rate_spec{250, 0}; });
+    for (std::uint32_t id = 1; id <= 4; ++id)
+        m.client_added(id, "10.0.0." + std::to_string(id), 0);
+    m.note_route(4, path::shadow, 0, "operator");
+    double t = 0;
+    std::vector<action> last;
+    const auto run = [&](int ticks) {
+        for (int k = 0; k < ticks; ++k) {
+            t += tick;
+            const std::vector<observation> obs{{1, 1, 100, 0, 0, 0, 0},
+                                               {2, 1, 100, 0, 0, 0, 0},
+                                               {3, 1, 200, 0, 0, 0, 0},
+                                               {4, 1, 100, 0, 0, 0, 100}};
+            last = m.tick(t, obs);
+        }
+    };
+    const auto granted = [&](std::uint32_t id) { return m.client(id)->res.pps; };
+    run(20);
+    // All at priority 0: the client on the shadow, then the smaller needs.
+    EXPECT_DOUBLE_EQ(granted(4), 100);
+    EXPECT_DOUBLE_EQ(granted(1), 100);
+    EXPECT_DOUBLE_EQ(granted(2), 50);
+    EXPECT_DOUBLE_EQ(granted(3), 0);
+    EXPECT_EQ(m.client(3)->priority, 0);
+
+    // Client 3 first: it is served whole, before the client on the shadow,
+    // whose budget in the fast path shrinks with its reservation.
+    ASSERT_TRUE(m.set_priority(3, 5));
+    run(1);
+    EXPECT_EQ(m.client(3)->priority, 5);
+    EXPECT_DOUBLE_EQ(granted(3), 200);
+    EXPECT_DOUBLE_EQ(granted(4), 50);
+    EXPECT_DOUBLE_EQ(granted(1), 0);
+    EXPECT_DOUBLE_EQ(granted(2), 0);
+    bool budget_cut = false;
+    for (const auto& a : last)
+        budget_cut = budget_cut || (a.what == action::kind::budget && a.id == 4 && a.budget.pps == 50);
+    EXPECT_TRUE(budget_cut) << "the fast path must meter client 4 at its new reservation";
+
+    // Two at priority 5: the smaller need first within the priority.
+    ASSERT_TRUE(m.set_priority(1, 5));
+    run(1);
+    EXPECT_DOUBLE_EQ(granted(1), 100);
+    EXPECT_DOUBLE_EQ(granted(3), 150);
+    EXPECT_DOUBLE_EQ(granted(4), 0);
+    EXPECT_DOUBLE_EQ(granted(2), 0);
+    EXPECT_GT(m.score().overcommit_ticks, 0U);
+    EXPECT_FALSE(m.set_priority(99, 1));
+}
+
+namespace {
+
+struct adapt_outcome {
+    scores score;
+    double upper_sum = 0; // the clients' predicted upper bounds at the end
+};
+
+// Ten clients at 100 pps (±3 % noise) on a 1 500 pps primary, the shadow
+// unlimited. demand(id, t) multiplies a client's rate; glitch(t) adds drops
+// on the primary that no forecast could see (a flaky link).
+template <typename Demand, typename Glitch>
+adapt_outcome adapt_run(bool adapt, double seconds, Demand demand, Glitch glitch)
+{
+    snm_config cfg;
+    cfg.adapt = adapt;
+    cfg.profile_window_s = 3;
+    const double capacity = 1500;
+    manager m(cfg, tick, [&](std::uint16_t) { return rate_spec{capacity, 0}; },
+              [](std::uint16_t) { return rate_spec{}; });
+    for (std::uint32_t id = 1; id <= 10; ++id)
+        m.client_added(id, "10.0.0." + std::to_string(id), 0);
+    std::map<std::uint32_t, path> via;
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<double> noise(0.97, 1.03);
+    for (double t = tick; t <= seconds; t += tick) {
+        std::vector<observation> obs;
+        double primary = 0;
+        for (std::uint32_t id = 1; id <= 10; ++id) {
+            observation o{id, 1, 100 * noise(rng) * demand(id, t), 0, 0, 0, 0};
+            o.bps = o.pps * 512;
+            if (via[id] == path::primary)
+                primary += o.pps;
+            else
+                o.shadow_tx_pps = o.pps;
+            obs.push_back(o);
+        }
+        const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
+        for (auto& o : obs)
+            if (via[o.id] == path::primary)
+                o.primary_drop_pps = o.pps * loss_share + (glitch(t) ? 5 : 0);
+        for (const auto& a : m.tick(t, obs))
+            if (a.what == action::kind::route)
+                via[a.id] = a.via;
+    }
+    adapt_outcome out;
+    out.score = m.score();
+    for (std::uint32_t id = 1; id <= 10; ++id)
+        out.upper_sum += m.client(id)->pred.upper_pps;
+    return out;
+}
+
+} // namespace
+
+TEST(snm, unforeseen_losses_lower_the_high_watermark_and_raise_the_quantile)
+{
+    const auto steady = [](std::uint32_t, double) { return 1.0; };
+    // Drops on the primary from t = 8 s to 14 s that the forecasts (a steady
+    // 1 000 pps on a 1 500 pps primary) did not foresee.
+    const auto glitch = [](double t) { return t >= 8 && t < 14; };
+    const auto fixed = adapt_run(false, 20, steady, glitch);
+    const auto learnt = adapt_run(true, 20, steady, glitch);
+
+    EXPECT_GT(fixed.score.unforeseen_loss_ticks, 50U);
+    EXPECT_DOUBLE_EQ(fixed.score.high_watermark, 0.9);
+    EXPECT_DOUBLE_EQ(fixed.score.quantile, 0.95);
+    EXPECT_EQ(fixed.score.quantile_raises, 0U);
+
+    EXPECT_EQ(learnt.score.unforeseen_loss_ticks, fixed.score.unforeseen_loss_ticks);
+    EXPECT_LT(learnt.score.high_watermark, 0.9);
+    EXPECT_GE(learnt.score.high_watermark, 0.5) << "bounded";
+    EXPECT_NEAR(learnt.score.low_watermark, learnt.score.high_watermark - 0.2, 1e-9) << "the band keeps its width";
+    EXPECT_GT(learnt.score.quantile, 0.95);
+    EXPECT_LE(learnt.score.quantile, 0.99) << "bounded";
+    // One raise per horizon (1 s) of losses at most, not one per tick.
+    EXPECT_GE(learnt.score.quantile_raises, 2U);
+    EXPECT_LE(learnt.score.quantile_raises, 7U);
+    EXPECT_EQ(learnt.score.quantile_cuts, 0U);
+    // The same demand, forecast at a higher quantile: wider upper bounds.
+    EXPECT_GT(learnt.upper_sum, fixed.upper_sum);
+}
+
+TEST(snm, unneeded_switches_with_idle_reservations_raise_the_watermark_and_lower_the_quantile)
+{
+    // Client 1 ramps to 5x over 0.4 s every 10 s from t = 8 s, then goes
+    // silent for 3 s: the predictive policy moves it (its trend says the
+    // primary will be constrained), but the primary would never have been
+    // over capacity (900 + 500 < 1 500), and on the shadow it is reserved
+    // what its surge suggested while it sends nothing.
+    const auto spiky = [](std::uint32_t id, double t) {
+        if (id != 1 || t < 8)
+            return 1.0;
+        const double in = std::fmod(t - 8, 10.0);
+        if (in < 0.4)
+            return 1 + 4 * in / 0.4;
+        return in < 3.4 ? 0.0 : 1.0;
+    };
+    const auto none = [](double) { return false; };
+    const auto fixed = adapt_run(false, 70, spiky, none);
+    const auto learnt = adapt_run(true, 70, spiky, none);
+
+    EXPECT_EQ(fixed.score.needed, 0U);
+    EXPECT_GE(fixed.score.unneeded, 4U);
+    EXPECT_DOUBLE_EQ(fixed.score.high_watermark, 0.9);
+    EXPECT_DOUBLE_EQ(fixed.score.quantile, 0.95);
+
+    EXPECT_EQ(learnt.score.needed, 0U);
+    EXPECT_GE(learnt.score.unneeded, 3U);
+    EXPECT_EQ(learnt.score.unforeseen_loss_ticks, 0U);
+    EXPECT_GT(learnt.score.high_watermark, 0.9) << "mostly unneeded: switch later";
+    EXPECT_LE(learnt.score.high_watermark, 0.98) << "bounded";
+    EXPECT_GE(learnt.score.quantile_cuts, 1U);
+    EXPECT_LT(learnt.score.quantile, 0.95) << "idle reservations: narrower bounds";
+    EXPECT_GE(learnt.score.quantile, 0.8) << "bounded";
+    EXPECT_EQ(learnt.score.quantile_raises, 0U);
+}
+
+TEST(snm, needed_switches_leave_the_quantile_alone)
+{
+    // The flash crowd the predictive policy handles without loss: nothing to
+    // learn from. Reactive loses packets first: its quantile is raised.
+    const auto pred = simulate(snm_policy::predictive, 10, 100, 1500, 30, flash_crowd);
+    EXPECT_EQ(pred.score.needed, 1U);
+    EXPECT_DOUBLE_EQ(pred.score.quantile, 0.95);
+    EXPECT_EQ(pred.score.quantile_cuts + pred.score.quantile_raises, 0U);
+    const auto reac = simulate(snm_policy::reactive, 10, 100, 1500, 30, flash_crowd);
+    EXPECT_GT(reac.score.unforeseen_loss_ticks, 0U);
+    EXPECT_GT(reac.score.quantile, 0.95);
+}

@@ -106,6 +106,11 @@ public:
     }
     // The shadow manager's policy (console `set policy`).
     void set_policy(snm_policy p);
+    // A client's priority for shadow reservations: when the shadow cannot
+    // hold them all, higher priorities are served first (console `set client
+    // <id> priority <n>`; docs/shadow-manager.md). The manager owns it; it
+    // is not kept across restarts. Throws std::out_of_range for an unknown client.
+    void set_client_priority(std::uint32_t client, int priority);
     // The manager's policy, scores and per-port view (`show snm`, /shadownet/snm).
     [[nodiscard]] snm_snapshot snm_view() const;
     // The configured capacity of a port's primary (or shadow) path; 0: unlimited.

@@ -41,6 +41,7 @@ public:
     }
     [[nodiscard]] snm_snapshot snm() override { return app_.snm_view(); }
     void set_policy(snm_policy p) override { app_.set_policy(p); }
+    void set_client_priority(std::uint32_t id, int priority) override { app_.set_client_priority(id, priority); }
     [[nodiscard]] failover_snapshot failover() override { return app_.failover_view(); }
     void set_port_link(std::uint16_t port, bool up) override { app_.set_port_link(port, up); }
     void set_port_fault(std::uint16_t port, bool on) override { app_.set_port_fault(port, on); }

@@ -145,6 +145,9 @@ public:
     virtual route_change set_client_route(std::uint32_t id, dataplane::path via) = 0;
     [[nodiscard]] virtual snm_snapshot snm() = 0;
     virtual void set_policy(snm_policy p) = 0;
+    // The client's priority for shadow reservations (higher first). Throws
+    // std::out_of_range for an unknown client.
+    virtual void set_client_priority(std::uint32_t id, int priority) = 0;
     // Failover (docs/resilience.md): roles, port health, events.
     [[nodiscard]] virtual failover_snapshot failover() = 0;
     // Throws std::out_of_range (unknown port) or std::runtime_error (the driver cannot).

@@ -118,6 +118,13 @@ struct shadow_port_view {
     std::uint16_t queues = 0;      // 0: the device had no room, its shadow path shares the primary queues
     std::optional<std::uint16_t> shadow_port; // traffic leaving here takes this port on the shadow path
     bool transmit_only = false;               // a --shadow-ports target: not polled, not paired
+    // The shadow manager's account of this port's shadow path (traffic leaving
+    // here on the shadow): what it may carry, what is reserved of it for the
+    // port's clients, what they asked for, and what its clients used in the
+    // last tick. Zero where the manager has seen no client leave here.
+    rate_spec capacity;      // 0 pps and 0 bits/s: unlimited
+    double reserved_pps = 0, wanted_pps = 0, used_pps = 0;
+    unsigned clients_on_shadow = 0;
 };
 
 struct shadow_view {

@@ -73,7 +73,7 @@ struct snm_config {
     double min_interval_s = 2.0;    // between two switches of one client
     double headroom = 1.1;          // shadow reservation = quantile x headroom
     double profile_window_s = 5.0;  // what a new client's profile is built from
-    bool adapt = true;              // learn watermarks from outcomes
+    bool adapt = true;              // learn watermarks and the quantile from outcomes
     std::string log_csv;            // per tick and client: demand, forecast, budget, route
     std::vector<port_capacity> shadow_reserve;   // shadow capacity held back, brought into service in steps
     unsigned reserve_steps = 4;

@@ -93,6 +93,11 @@ public:
     [[nodiscard]] const params& parameters() const noexcept { return par_; }
     [[nodiscard]] live_metrics metrics() const noexcept;
     [[nodiscard]] const learner_options& options() const noexcept { return opt_; }
+    // A new one-sided capacity quantile, from the next issued forecast on (the
+    // shadow manager adapts it from its outcomes). The adaptive-conformal tail
+    // and the tracking offset restart from the new target: they were steering
+    // toward the old one. Throws std::invalid_argument outside (0, 1).
+    void set_capacity_quantile(double q);
 
 private:
     void initial_fit();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -116,10 +117,12 @@ struct client_view {
     std::uint32_t id = 0;
     std::string key;
     path via = path::primary;
+    int priority = 0; // set_priority: higher is reserved shadow capacity first
     profile prof;
     prediction pred;
     reservation res;
     double last_pps = 0;
+    double shadow_used_pps = 0; // what it sent on its shadow path in the last tick
     std::vector<route_event> history; // newest last, bounded
 };
 
@@ -136,6 +139,9 @@ struct scores {
     std::uint64_t overcommit_ticks = 0; // ticks where reservations exceeded the shadow's capacity
     double high_watermark = 0;          // current, after adaptation
     double low_watermark = 0;
+    double quantile = 0;                // the demand quantile forecasts and reservations use now, after adaptation
+    std::uint64_t quantile_raises = 0;  // adaptations: after unforeseen losses
+    std::uint64_t quantile_cuts = 0;    // ... after a run of unneeded switches with reservations far above use
     [[nodiscard]] double mean_lead_s() const noexcept { return needed ? lead_time_sum_s / double(needed) : 0; }
 };
 
@@ -185,6 +191,11 @@ public:
     // keeps it until the next decision of its own for that client.
     void note_route(std::uint32_t id, path via, double now_s, const std::string& reason);
 
+    // A client's priority (default 0): when the shadow cannot hold every
+    // reservation, higher priorities are served first (docs/shadow-manager.md,
+    // "Reserve"). Takes effect at the next tick. False for an unknown client.
+    bool set_priority(std::uint32_t id, int priority);
+
     void set_policy(snm_policy p) noexcept { cfg_.policy = p; }
     [[nodiscard]] snm_policy policy() const noexcept { return cfg_.policy; }
     [[nodiscard]] std::optional<client_view> client(std::uint32_t id) const;
@@ -203,7 +214,9 @@ private:
     void decide_port(std::uint16_t port, double now_s, std::vector<action>& out);
     void reserve_port(std::uint16_t port, std::vector<action>& out);
     void score_tick(double now_s);
-    void adapt();
+    void judged(bool needed);
+    void adapt(double now_s);
+    void set_quantile(double q);
     void refit_some();
     void switch_client(client_state& c, path via, double now_s, std::string reason, std::vector<action>& out);
 
@@ -218,6 +231,13 @@ private:
     std::vector<pending_switch> pending_;                    // switches not yet judged
     scores scores_;
     std::uint64_t judged_at_adapt_ = 0, loss_ticks_at_adapt_ = 0;
+    // Quantile adaptation (adapt()): losses already answered, when it was
+    // last raised, the run of unneeded judgements in a row, and what the
+    // shadow's clients were reserved and used over that run (ticks with any).
+    std::uint64_t loss_ticks_at_quantile_ = 0;
+    double quantile_raised_s_ = -std::numeric_limits<double>::infinity();
+    std::uint32_t unneeded_run_ = 0;
+    double run_reserved_pps_ = 0, run_used_pps_ = 0;
     std::uint32_t refit_cursor_ = 0; // the client whose refit is considered first next tick
     struct newcomer_state {
         trend_tracker pps;          // the port's learning clients' demand, summed

@@ -128,3 +128,39 @@ TEST(learning, group_refits_in_parallel_match_serial_learners) {
         EXPECT_EQ(g.at(i).model(), serial[i].model());
     }
 }
+
+TEST(learning, a_new_capacity_quantile_moves_the_capacity_bound) {
+    // Two learners on the same noisy series; one is told to aim at p99 half
+    // way through. From its next forecast on its bound sits above the p95
+    // one's, and over the rest of the series it covers more of the actuals.
+    std::mt19937 rng(11);
+    std::normal_distribution<double> noise(0.0, 5.0);
+    fc::learner_options lo;
+    lo.model = fc::models::damped();
+    lo.capacity_q = 0.95;
+    lo.residual_window = 200;
+    fc::series_learner p95(lo), moved(lo);
+    std::size_t covered95 = 0, covered99 = 0, scored = 0;
+    for (std::size_t t = 0; t < 2000; ++t) {
+        const double y = 100 + noise(rng);
+        const auto a = p95.observe(y);
+        const auto b = moved.observe(y);
+        if (t == 1000) {
+            moved.set_capacity_quantile(0.99);
+            EXPECT_DOUBLE_EQ(moved.options().capacity_q, 0.99);
+        }
+        if (t > 1000 && a.valid && b.valid) {
+            ++scored;
+            covered95 += y <= a.capacity ? 1U : 0U;
+            covered99 += y <= b.capacity ? 1U : 0U;
+        }
+        if (t > 1001) {
+            ASSERT_GT(moved.current().capacity, p95.current().capacity) << "t " << t;
+        }
+    }
+    ASSERT_GT(scored, 900U);
+    EXPECT_NEAR(static_cast<double>(covered95) / static_cast<double>(scored), 0.95, 0.02);
+    EXPECT_NEAR(static_cast<double>(covered99) / static_cast<double>(scored), 0.99, 0.01);
+    EXPECT_THROW(moved.set_capacity_quantile(1.0), std::invalid_argument);
+    EXPECT_THROW(moved.set_capacity_quantile(0.0), std::invalid_argument);
+}
