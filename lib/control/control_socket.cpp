@@ -101,8 +101,10 @@ void control_socket::reap(bool all)
     {
         std::lock_guard lock(conns_mutex_);
         for (auto it = conns_.begin(); it != conns_.end();) {
+            // Wakes a thread blocked in recv; one that is about to send the
+            // reply of the command that ended the run (`quit`) still sends it.
             if (all)
-                ::shutdown(it->fd, SHUT_RDWR); // wakes a thread blocked in recv
+                ::shutdown(it->fd, SHUT_RD);
             if (all || it->done.load()) {
                 auto next = std::next(it);
                 finished.splice(finished.end(), conns_, it);
