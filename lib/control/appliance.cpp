@@ -6,12 +6,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <rte_cycles.h>
-#include <rte_ethdev.h>
-#include <rte_launch.h>
-#include <rte_lcore.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_ring_elem.h>
 
 #include "shadownet/core/error.hpp"
 
@@ -87,10 +81,8 @@ const char* role_name(dataplane::lcore_role r)
 
 appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.history)
 {
-    const unsigned main_lcore = rte_get_main_lcore();
-    std::vector<unsigned> workers;
-    unsigned l = 0;
-    RTE_LCORE_FOREACH_WORKER(l) { workers.push_back(l); }
+    const unsigned main_lcore = dpdk::main_lcore();
+    const std::vector<unsigned> workers = dpdk::worker_lcores();
 
     // Virtual ports are created with exactly the queues the plan will give
     // every port, so count the appliance ports they will join first. The A
@@ -103,7 +95,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
         for (std::uint16_t i = 0; i < n_virtual; ++i) {
             cables_.push_back(std::make_unique<dpdk::vcable>(fmt::format("vport{}", i), q.rxq,
                                                              static_cast<std::uint16_t>(q.txq + q.shadow_txq),
-                                                             vcable_ring_size, static_cast<int>(rte_socket_id())));
+                                                             vcable_ring_size, dpdk::local_socket()));
             candidates.push_back(cables_.back()->side_a());
         }
         for (auto& c : cables_)
@@ -130,7 +122,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
                 plan_.rx_lcores.size() * plan_.tx_lcores.size() * handoff_ring_size * (plan_.mode == forwarding_mode::pipeline) +
                 1024;
     pool_.emplace(dpdk::mempool::pktmbuf("shadownet_pkts", round_pool_size(mbufs), pool_cache,
-                                         static_cast<int>(rte_socket_id())));
+                                         dpdk::local_socket()));
 
     dpdk::port_setup setup;
     setup.rxq = plan_.rxq;
@@ -142,15 +134,14 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
         // Reserve the shadow queues where the device has room; elsewhere the
         // shadow path shares the primary queue (say so: it is not isolated).
         dpdk::port_setup mine = setup;
-        rte_eth_dev_info info{};
-        if (rte_eth_dev_info_get(p, &info) == 0 && info.max_tx_queues < setup.txq + setup.shadow_txq &&
-            info.max_tx_queues >= setup.txq) {
+        const dpdk::device_caps caps = dpdk::device_caps_of(p);
+        if (caps.max_tx_queues < setup.txq + setup.shadow_txq && caps.max_tx_queues >= setup.txq) {
             mine.shadow_txq = 0;
             if (setup.shadow_txq > 0)
                 fmt::print(stderr,
                            "shadownet: warning: port {} ({}) has {} TX queues: no room for {} shadow queues, its "
                            "shadow path shares the primary queues\n",
-                           p, dpdk::ethdev_name(p), info.max_tx_queues, setup.shadow_txq);
+                           p, dpdk::ethdev_name(p), caps.max_tx_queues, setup.shadow_txq);
         }
         ports_.emplace_back(p, mine, pool_->get());
     }
@@ -178,7 +169,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
         // cannot hold.
         const std::uint64_t gen_mbufs = std::min<std::uint64_t>(ring_slots + 4096, 16383);
         traffic_pool_.emplace(dpdk::mempool::pktmbuf("shadownet_gen", round_pool_size(gen_mbufs), pool_cache,
-                                                     static_cast<int>(rte_socket_id())));
+                                                     dpdk::local_socket()));
         for (std::size_t i = 0; i < cables_.size(); ++i)
             traffic_ports_.emplace_back(cables_[i]->side_b(), peer_setups[i], traffic_pool_->get());
         // The far ends both send (into the polled ports, or those of
@@ -200,7 +191,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
     }
 
     table_ = std::make_unique<dataplane::client_table>("shadownet_clients", cfg.clients.max_clients,
-                                                       static_cast<int>(rte_socket_id()));
+                                                       dpdk::local_socket());
     snm::scaling_config sc;
     sc.base = cfg.snm.shadow_capacity;
     sc.reserve = cfg.snm.shadow_reserve;
@@ -240,9 +231,7 @@ void appliance::setup_probes()
     // How each TX queue tells that it drained (route.hpp, step 3).
     probes_ = std::make_unique<dataplane::egress_probe_table>();
     for (const auto& p : ports_) {
-        rte_eth_dev_info info{};
-        rte_eth_dev_info_get(p.id(), &info);
-        const std::string driver = info.driver_name ? info.driver_name : "";
+        const std::string driver = dpdk::device_caps_of(p.id()).driver;
         const dpdk::vcable* cable = nullptr;
         for (const auto& c : cables_)
             if (c->side_a() == p.id())
@@ -277,7 +266,7 @@ void appliance::setup_lcores()
         for (std::size_t i = 0; i < plan_.rx_lcores.size(); ++i)
             for (std::size_t j = 0; j < plan_.tx_lcores.size(); ++j)
                 handoff_.push_back(std::make_unique<dpdk::ring>(fmt::format("sn_handoff_{}_{}", i, j),
-                                                                handoff_ring_size, static_cast<int>(rte_socket_id()),
+                                                                handoff_ring_size, dpdk::local_socket(),
                                                                 RING_F_SP_ENQ | RING_F_SC_DEQ));
     }
     const std::size_t n_clients = std::size_t{table_->capacity()} + 1;
@@ -286,7 +275,7 @@ void appliance::setup_lcores()
     // an even share of a port's capacity and of a client's reservation.
     const double tx_share = 1.0 / static_cast<double>(std::max<std::size_t>(1, plan_.tx_lcores.size()));
     const double burst_s = cfg_.snm.capacity_burst_ms * 1e-3;
-    const double grace_cycles = cfg_.switch_grace_us * 1e-6 * static_cast<double>(rte_get_tsc_hz());
+    const double grace_cycles = cfg_.switch_grace_us * 1e-6 * static_cast<double>(dpdk::tsc_hz());
     lcores_.resize(plan_.fwd_lcores.size());
     for (std::size_t i = 0; i < plan_.fwd_lcores.size(); ++i) {
         const unsigned id = plan_.fwd_lcores[i];
@@ -325,7 +314,7 @@ void appliance::setup_lcores()
         c.clients = table_.get();
         c.miss_route = &miss_route_;
         s.connect = std::make_unique<dpdk::ring>(fmt::format("sn_connect_{}", id), connect_ring_size,
-                                                 static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ,
+                                                 dpdk::local_socket(), RING_F_SP_ENQ | RING_F_SC_DEQ,
                                                  static_cast<unsigned>(sizeof(dataplane::client_key)));
         c.connect_ring = s.connect->get();
         c.probes = probes_.get();
@@ -402,7 +391,7 @@ void appliance::bond_shadow_ports(app_config& plan_cfg, std::vector<std::uint16_
             if (std::find(candidates.begin(), candidates.end(), p) == candidates.end())
                 throw config_error(fmt::format("--shadow-ports: port {} does not exist", p));
         bonds_.push_back(std::make_unique<dpdk::bond>(fmt::format("net_bonding_sn{}", bonds_.size()), sp.a, sp.b,
-                                                      static_cast<int>(rte_socket_id())));
+                                                      dpdk::local_socket()));
         const std::uint16_t id = bonds_.back()->id();
         drop(candidates, sp.a);
         drop(candidates, sp.b);
@@ -433,11 +422,16 @@ void appliance::start()
     pool_baseline_ = pool_->in_use();
     traffic_pool_baseline_ = traffic_pool_ ? traffic_pool_->in_use() : 0;
     if (plan_.main_forwards) {
-        rte_rcu_qsbr_thread_register(table_->rcu(), lcores_.front().conf.lcore_id);
+        table_->register_reader(lcores_.front().conf.lcore_id);
     } else {
+        // Should a launch fail half-way, the launcher stops and waits for
+        // the lcores already running before the exception leaves.
+        launcher_.emplace([this] {
+            quit_rx_.store(true, std::memory_order_release);
+            quit_workers_.store(true, std::memory_order_release);
+        });
         for (auto& s : lcores_)
-            if (const int rc = rte_eal_remote_launch(dataplane::lcore_main, &s.launch, s.conf.lcore_id); rc != 0)
-                throw dpdk_error(fmt::format("cannot launch lcore {}: busy", s.conf.lcore_id), rc);
+            launcher_->launch(s.conf.lcore_id, dataplane::lcore_main, &s.launch);
     }
     launched_ = true;
     started_at_ = std::chrono::steady_clock::now();
@@ -493,8 +487,7 @@ void appliance::register_new_clients()
     const double now = uptime_s();
     for (auto& s : lcores_) {
         unsigned n = 0;
-        while ((n = rte_ring_dequeue_burst_elem(s.connect->get(), keys.data(), sizeof(dataplane::client_key),
-                                                keys.size(), nullptr)) > 0) {
+        while ((n = s.connect->dequeue_burst_elem(std::span<dataplane::client_key>(keys))) > 0) {
             for (unsigned i = 0; i < n; ++i) {
                 // The baseline is read before the key goes in: from then on
                 // lcores count packets for the new client under this id.
@@ -534,7 +527,7 @@ void appliance::tick()
     ++ticks_;
     const double now = uptime_s();
     const double dt = cfg_.clients.tick_s;
-    const double hz = static_cast<double>(rte_get_tsc_hz());
+    const double hz = static_cast<double>(dpdk::tsc_hz());
 
     // Busy cycles per lcore over the tick, and the packets each lcore handled
     // per client (to share those cycles out).
@@ -869,15 +862,15 @@ void appliance::stop()
     stopped_ = true;
     if (plan_.main_forwards) {
         dataplane::lcore_finish(lcores_.front().conf, *lcores_.front().state);
-        rte_rcu_qsbr_thread_unregister(table_->rcu(), lcores_.front().conf.lcore_id);
+        table_->unregister_reader(lcores_.front().conf.lcore_id);
     } else {
         // RX lcores first, so that nothing is handed to a worker that has left.
         quit_rx_.store(true, std::memory_order_release);
         for (const auto& s : lcores_)
             if (s.conf.role != dataplane::lcore_role::worker)
-                rte_eal_wait_lcore(s.conf.lcore_id);
+                launcher_->wait(s.conf.lcore_id);
         quit_workers_.store(true, std::memory_order_release);
-        rte_eal_mp_wait_lcore();
+        launcher_->wait_all();
     }
     if (traffic_) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);

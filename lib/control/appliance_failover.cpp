@@ -10,7 +10,6 @@
 #include <sys/prctl.h>
 
 #include <fmt/format.h>
-#include <rte_lcore.h>
 
 #include "shadownet/control/appliance.hpp"
 
@@ -82,8 +81,7 @@ void appliance::monitor_loop()
     // (no timer slack) and, where the process may, ahead of the busy-polling
     // threads sharing those CPUs (SCHED_FIFO): a look at the ports takes a
     // few microseconds every --failover-poll-us.
-    rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
-    pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+    dpdk::pin_to_main_lcore_cpus();
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     sched_param sp{};
     sp.sched_priority = 1;

@@ -9,13 +9,13 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <rte_cycles.h>
 
 #include <unistd.h>
 
 #include "shadownet/control/access.hpp"
 #include "shadownet/control/appliance.hpp"
 #include "shadownet/control/appliance_target.hpp"
+#include "shadownet/dpdk/lcore.hpp"
 #include "shadownet/control/command_queue.hpp"
 #include "shadownet/control/console.hpp"
 #include "shadownet/control/control_socket.hpp"
@@ -245,7 +245,7 @@ int run(const split_args& args, app_config cfg)
     fmt::print("{}", format_final(final_stats, ran));
     std::fflush(stdout);
     if (!cfg.summary_json.empty())
-        write_file(cfg.summary_json, summary_json(final_stats, ran, rte_get_tsc_hz()));
+        write_file(cfg.summary_json, summary_json(final_stats, ran, dpdk::tsc_hz()));
     return exit_code;
 }
 

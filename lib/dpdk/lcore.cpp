@@ -4,6 +4,9 @@
 #include <cerrno>
 
 #include <fmt/format.h>
+#include <pthread.h>
+
+#include <rte_cycles.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
@@ -66,6 +69,22 @@ std::vector<unsigned> worker_lcores()
 int local_socket() noexcept
 {
     return static_cast<int>(rte_socket_id());
+}
+
+unsigned main_lcore() noexcept
+{
+    return rte_get_main_lcore();
+}
+
+std::uint64_t tsc_hz() noexcept
+{
+    return rte_get_tsc_hz();
+}
+
+bool pin_to_main_lcore_cpus() noexcept
+{
+    rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
+    return pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus) == 0;
 }
 
 } // namespace shadownet::dpdk

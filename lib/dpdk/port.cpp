@@ -25,6 +25,14 @@ std::vector<std::uint16_t> ethdev_ports()
     return out;
 }
 
+device_caps device_caps_of(std::uint16_t id)
+{
+    rte_eth_dev_info info{};
+    if (const int rc = rte_eth_dev_info_get(id, &info); rc != 0)
+        throw dpdk_error(fmt::format("port {}: cannot read device info", id), rc);
+    return {info.driver_name != nullptr ? info.driver_name : "", info.max_rx_queues, info.max_tx_queues};
+}
+
 std::string ethdev_name(std::uint16_t id)
 {
     char name[RTE_ETH_NAME_MAX_LEN] = {};

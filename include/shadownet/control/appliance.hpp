@@ -34,6 +34,7 @@
 #include "shadownet/dataplane/egress.hpp"
 #include "shadownet/dataplane/worker.hpp"
 #include "shadownet/dpdk/bond.hpp"
+#include "shadownet/dpdk/lcore.hpp"
 #include "shadownet/dpdk/mempool.hpp"
 #include "shadownet/dpdk/port.hpp"
 #include "shadownet/dpdk/ring.hpp"
@@ -265,6 +266,8 @@ private:
     };
     std::array<cut_state, dataplane::max_ports> cuts_{};
 
+    // Forwarding lcores running dataplane::lcore_main (none when the main lcore forwards).
+    std::optional<dpdk::lcore_launcher> launcher_;
     std::atomic<bool> quit_rx_{false};      // rtc and rx lcores
     std::atomic<bool> quit_workers_{false}; // pipeline workers, after the RX lcores are gone
     std::atomic<bool> paused_{false};       // control stores (release), RX lcores load (acquire) every loop

@@ -76,6 +76,10 @@ public:
     [[nodiscard]] std::uint32_t size() const noexcept { return count_; }
     [[nodiscard]] std::uint32_t capacity() const noexcept { return max_clients_; }
     [[nodiscard]] rte_rcu_qsbr* rcu() const noexcept { return rcu_; }
+    // A thread that looks clients up from outside dataplane::lcore_main (the
+    // main lcore when it forwards) registers and unregisters by lcore id.
+    void register_reader(unsigned lcore) const noexcept { rte_rcu_qsbr_thread_register(rcu_, lcore); }
+    void unregister_reader(unsigned lcore) const noexcept { rte_rcu_qsbr_thread_unregister(rcu_, lcore); }
     [[nodiscard]] rte_hash* hash() const noexcept { return hash_; }
 
 private:

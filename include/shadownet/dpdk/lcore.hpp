@@ -12,6 +12,7 @@
 // first lcores one by one with wait(), then for the rest with wait_all().
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <vector>
@@ -56,5 +57,12 @@ private:
 // The NUMA socket of the calling thread's lcore, to place pools and rings
 // near it; -1 (SOCKET_ID_ANY) from a thread that is not an lcore.
 [[nodiscard]] int local_socket() noexcept;
+// The main lcore (the control lcore).
+[[nodiscard]] unsigned main_lcore() noexcept;
+// TSC ticks per second.
+[[nodiscard]] std::uint64_t tsc_hz() noexcept;
+// Pins the calling (non-EAL) thread to the CPUs of the main lcore: control
+// threads stay off the forwarding cores. Returns false when it could not.
+bool pin_to_main_lcore_cpus() noexcept;
 
 } // namespace shadownet::dpdk

@@ -73,6 +73,15 @@ private:
     bool owned_ = true;
 };
 
+// What a device can take, before it is configured.
+struct device_caps {
+    std::string driver;            // e.g. "net_ring", "net_null"
+    std::uint16_t max_rx_queues = 0;
+    std::uint16_t max_tx_queues = 0;
+};
+// Throws dpdk_error when the id is not a port.
+device_caps device_caps_of(std::uint16_t id);
+
 // Every port EAL probed or that was created since, ascending.
 std::vector<std::uint16_t> ethdev_ports();
 // The port's device name (e.g. "net_ring0"); empty when the id is not a port.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 
 namespace shadownet::dpdk {
 
@@ -29,6 +30,13 @@ public:
     unsigned dequeue_burst(std::span<void*> objs) noexcept
     {
         return rte_ring_dequeue_burst(ring_.get(), objs.data(), static_cast<unsigned>(objs.size()), nullptr);
+    }
+    // Rings of esize-byte elements: up to out.size() elements of type T.
+    template <typename T>
+    unsigned dequeue_burst_elem(std::span<T> out) noexcept
+    {
+        return rte_ring_dequeue_burst_elem(ring_.get(), out.data(), sizeof(T), static_cast<unsigned>(out.size()),
+                                           nullptr);
     }
 
 private:
