@@ -254,6 +254,8 @@ private:
     };
     std::array<port_fault_state, dataplane::max_ports> faults_{};
     double max_poll_gap_s_ = 0;
+    std::uint64_t looks_ = 0;                                   // the monitor's looks so far
+    std::array<std::uint64_t, dataplane::max_ports> tx_errors_{}; // the driver's oerrors, at the last read
     std::string monitor_priority_ = "not running";
     std::thread monitor_;
     std::atomic<bool> monitor_quit_{false};
