@@ -6,7 +6,7 @@ fault, alternating runs in one invocation; p50 and max per case.
 
 Rig (one shadownet and one shadowgen process per run): shadowgen sends into
 the appliance over net_memif at --rate from its own process, so traffic keeps
-arriving whatever the appliance's control loop is doing; the appliance
+arriving whatever the appliance's control threads are doing; the appliance
 forwards it to net_null0 (no-rx), whose shadow is net_null1. With --failover
 shadownet the appliance watches the ports; with --failover bond net_null0 and
 net_null1 become one bonding device (primary net_null0) and the appliance
@@ -175,12 +175,12 @@ def main():
             results[(fault, mode)].append(r)
             commands[(fault, mode)] = r["commands"]
             print(f"run {run + 1}/{args.runs} {fault:9} {mode:9} lost {r['lost']:7} {r['reasons']} at {r['offered_pps']:9.0f} pps "
-                  f"-> blocked {r['blocked_ms']:8.3f} ms; control loop's longest gap {r['gap_us'] / 1e3:.1f} ms"
+                  f"-> blocked {r['blocked_ms']:8.3f} ms; monitor's longest gap {r['gap_us'] / 1e3:.1f} ms"
                   f"{'' if r['detect_us'] is None else '; failure found %.0f us after the fault' % r['detect_us']}"
                   f"{' (never switched in the window)' if r['never_switched'] else ''}", flush=True)
 
     lines = ["| fault and failover | runs | blocked p50 ms | blocked max ms | lost p50 packets | offered kpps (median) "
-             "| control loop's longest gap, p50 ms |",
+             "| monitor's longest gap, p50 ms |",
              "|---|---|---|---|---|---|---|"]
     for c in cases:
         rs = results[c]
