@@ -244,6 +244,13 @@ fit_result fit(const model_spec& spec, std::span<const double> y, const fit_opti
 
     fit_result r;
     r.spec = spec;
+    r.state = sv.state;
+    r.start = sv.start;
+    std::vector<double> fitted;
+    if (opt.keep_residuals) fitted.assign(y.size(), std::numeric_limits<double>::quiet_NaN());
+    // The final pass of the exact recursion (reported SSE, state, residuals);
+    // set early when it also served to check the fast kernel.
+    std::optional<filter_result> final_pass;
     // Too few scored points to estimate anything: keep R's start values.
     const bool estimable = y.size() >= sv.start + lay.dims + 1;
     if (opt.fixed) {
@@ -278,14 +285,23 @@ fit_result fit(const model_spec& spec, std::span<const double> y, const fit_opti
         // near-zero values amplifies rounding into a rough SSE surface).
         // Then trust only the exact recursion: Nelder-Mead on it, from the
         // fast optimum and the usual starts, keeping the better.
-        if (fast && std::abs(objective(fast->par) - fast->sse) > 1e-6 * std::max(fast->sse, 1e-300)) {
-            std::vector<params> again{fast->par};
-            again.insert(again.end(), starts.begin(), starts.end());
-            int evals = fast->passes;
-            const nm_result nm = nelder_mead_fit(f, lay, again, lo, hi, opt, evals);
-            const params p = detail::unpack_params(lay, nm.x);
-            if (nm.f < objective(fast->par)) fast->par = p;
-            fast->passes = evals;
+        // The check is the final exact pass itself (it keeps its state and
+        // residuals), so a fit that agrees pays for one exact pass, not two.
+        if (fast) {
+            final_pass = run_filter(spec, fast->par, y, sv.start, r.state, fitted);
+            if (std::abs(final_pass->sse - fast->sse) > 1e-6 * std::max(fast->sse, 1e-300)) {
+                std::vector<params> again{fast->par};
+                again.insert(again.end(), starts.begin(), starts.end());
+                int evals = fast->passes;
+                const nm_result nm = nelder_mead_fit(f, lay, again, lo, hi, opt, evals);
+                if (nm.f < final_pass->sse) {
+                    fast->par = detail::unpack_params(lay, nm.x);
+                    final_pass.reset();
+                    r.state = sv.state;
+                    if (opt.keep_residuals) std::fill(fitted.begin(), fitted.end(), std::numeric_limits<double>::quiet_NaN());
+                }
+                fast->passes = evals;
+            }
         }
         if (fast) {
             r.par = fast->par;
@@ -296,11 +312,7 @@ fit_result fit(const model_spec& spec, std::span<const double> y, const fit_opti
         }
     }
 
-    r.state = sv.state;
-    r.start = sv.start;
-    std::vector<double> fitted;
-    if (opt.keep_residuals) fitted.assign(y.size(), std::numeric_limits<double>::quiet_NaN());
-    const filter_result fr = run_filter(spec, r.par, y, sv.start, r.state, fitted);
+    const filter_result fr = final_pass ? *final_pass : run_filter(spec, r.par, y, sv.start, r.state, fitted);
     r.sse = fr.sse;
     r.n = fr.n;
     r.loss = (opt.loss == loss_kind::h_step_sse && opt.horizon > 1)
