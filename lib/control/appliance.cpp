@@ -526,7 +526,8 @@ void appliance::tick()
 {
     ++ticks_;
     const double now = uptime_s();
-    const double dt = cfg_.clients.tick_s;
+    const double dt = last_tick_s_ < 0 ? cfg_.clients.tick_s : std::max(1e-3, now - last_tick_s_);
+    last_tick_s_ = now;
     const double hz = static_cast<double>(dpdk::tsc_hz());
 
     // Busy cycles per lcore over the tick, and the packets each lcore handled

@@ -535,12 +535,40 @@ void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
     // errors of the surge that brought it there, would reserve several times
     // what it uses.
     const double z = forecast::normal_quantile(scores_.quantile);
+    const auto tracked = [](const client_state* c) {
+        return c->via == path::shadow && c->prof.kind != client_class::learning;
+    };
+    // The shadow's clients share one margin: the quantile of their summed
+    // demand is their summed means plus z times the root of their summed
+    // variances (independent errors, as for the primary's load in
+    // decide_port), not the sum of their own quantiles. Each client's margin
+    // is scaled by pooled / summed (1 for a client alone), so the port
+    // reserves the pooled quantile. A spoofed flood's thousands of 15 pps
+    // sources, each noisy from one tick to the next, were reserved twice
+    // what they used between them. A client above its share is metered with
+    // a bucket of at least an RX burst (dataplane::token_meter), which takes
+    // up a small client's noise.
+    double margin_sum_pps = 0, margin_sq_pps = 0, margin_sum_bps = 0, margin_sq_bps = 0;
+    for (const client_state* c : mine)
+        if (tracked(c)) {
+            const double mp = c->pps_trend.near_margin(z), mb = c->bps_trend.near_margin(z);
+            margin_sum_pps += mp;
+            margin_sq_pps += mp * mp;
+            margin_sum_bps += mb;
+            margin_sq_bps += mb * mb;
+        }
+    const double pool_pps = margin_sum_pps > 0 ? std::sqrt(margin_sq_pps) / margin_sum_pps : 1;
+    const double pool_bps = margin_sum_bps > 0 ? std::sqrt(margin_sq_bps) / margin_sum_bps : 1;
     for (client_state* c : mine) {
         reservation& r = c->res;
-        const bool on_shadow = c->via == path::shadow && c->prof.kind != client_class::learning;
-        r.wanted_pps = (on_shadow ? c->pps_trend.near_upper(reserve_ticks, z) : c->pred.upper_pps) * cfg_.headroom;
+        const bool on_shadow = tracked(c);
+        r.wanted_pps = (on_shadow ? c->pps_trend.near_mean(reserve_ticks) + pool_pps * c->pps_trend.near_margin(z)
+                                  : c->pred.upper_pps) *
+                       cfg_.headroom;
         const double wanted_bps =
-            (on_shadow ? c->bps_trend.near_upper(reserve_ticks, z) : c->pred.upper_bps) * cfg_.headroom;
+            (on_shadow ? c->bps_trend.near_mean(reserve_ticks) + pool_bps * c->bps_trend.near_margin(z)
+                       : c->pred.upper_bps) *
+            cfg_.headroom;
         r.pps = std::min(r.wanted_pps, left_pps);
         r.bps = std::min(wanted_bps, left_bps);
         left_pps -= r.pps;
@@ -599,15 +627,27 @@ void manager::score_tick(double now_s)
         run_reserved_pps_ += shadow_reserved;
         run_used_pps_ += shadow_used;
     }
-    // A pending switch is needed once the primary plus the client would have
-    // been over capacity; unneeded if that never happens in its window.
+    // A pending switch is needed once the primary would have been over
+    // capacity had the manager done nothing: the primary plus every client
+    // moved off it whose switch is still pending (on the shadow, not judged
+    // yet). Judging each against the primary plus itself alone called
+    // clients that left together unneeded whenever no single one of them
+    // would have overflowed it: every source of a spoofed flood, and the
+    // diurnal clients that went out at the same tick. Unneeded if that
+    // never happens in its window.
+    std::map<std::uint16_t, double> moved_pps;
+    for (const pending_switch& p : pending_) {
+        const auto it = clients_.find(p.id);
+        if (it != clients_.end() && it->second->via == path::shadow)
+            moved_pps[p.port] += it->second->last.pps;
+    }
     const double window = std::max(judge_min_s, judge_horizons * cfg_.horizon_s);
     std::erase_if(pending_, [&](const pending_switch& p) {
         const auto it = clients_.find(p.id);
         if (it == clients_.end())
             return true;
         const rate_spec cap = ports_[p.port].primary_capacity;
-        const double would = primary_pps[p.port] + it->second->last.pps;
+        const double would = primary_pps[p.port] + moved_pps[p.port];
         if (cap.pps > 0 && would > cap.pps) {
             judged(true);
             scores_.lead_time_sum_s += now_s - p.at_s;

@@ -280,6 +280,11 @@ private:
     std::chrono::steady_clock::time_point started_at_;
     std::chrono::steady_clock::time_point next_tick_;
     std::uint64_t ticks_ = 0;
+    // Uptime of the previous tick (control thread only): rates are counts
+    // over the time that really passed, which is more than the nominal tick
+    // whenever the control thread falls behind (thousands of clients
+    // registered at once, a slow disk under the history store).
+    double last_tick_s_ = -1;
     std::vector<std::uint64_t> last_busy_; // per lcore slot, at the previous tick
     unsigned pool_baseline_ = 0;           // appliance pool in use after the ports started
     unsigned traffic_pool_baseline_ = 0;

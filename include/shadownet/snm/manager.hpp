@@ -43,6 +43,10 @@ struct trend_tracker {
     double level = 0, trend = 0;
     double dev = 0; // smoothed |one-step error|: the series' own noise
     bool started = false;
+    // The last sample stood above the level it found: a ramp still climbing.
+    // Once a surge tops out the trend lingers for several ticks (beta 0.3
+    // lets go of it slowly) although the demand has stopped growing.
+    bool rising = false;
     void update(double y) noexcept
     {
         if (!started) {
@@ -51,16 +55,29 @@ struct trend_tracker {
             return;
         }
         dev = 0.9 * dev + 0.1 * std::abs(y - (level + trend));
+        rising = y > level;
         const double prev = level;
         level = tracker_alpha * y + (1 - tracker_alpha) * (level + trend);
         trend = tracker_beta * (level - prev) + (1 - tracker_beta) * trend;
     }
     // The next `h` ticks' upper bound at normal quantile z: what a client on
-    // the shadow needs until its reservation is resized next tick. The mean
-    // absolute error is 0.8 sigma for normal errors.
+    // the shadow needs until its reservation is resized next tick, as its
+    // expected demand (near_mean) plus a margin (near_margin). The trend
+    // counts only while the series is still rising, and only when a tick's
+    // growth stands above the tick-to-tick noise: at the top of a surge the
+    // leftover trend would reserve for growth that has stopped, and on a
+    // steady noisy series the trend is the noise (positive half the time,
+    // and the margin already covers it). The mean absolute error is 0.8
+    // sigma for normal errors.
+    [[nodiscard]] double near_mean(std::uint32_t h) const noexcept
+    {
+        const bool ramp = rising && trend > dev;
+        return std::max(0.0, level + (ramp ? static_cast<double>(h) * trend : 0.0));
+    }
+    [[nodiscard]] double near_margin(double z) const noexcept { return std::max(0.0, z * 1.25 * dev); }
     [[nodiscard]] double near_upper(std::uint32_t h, double z) const noexcept
     {
-        return std::max(0.0, level + static_cast<double>(h) * std::max(0.0, trend) + z * 1.25 * dev);
+        return near_mean(h) + near_margin(z);
     }
     // Only the part of an upward extrapolation that stands out of the noise:
     // on a steady noisy series the trend wanders, and summed over many
