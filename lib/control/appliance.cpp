@@ -199,9 +199,12 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
     sc.hook = cfg.snm.scale_hook;
     sc.hook_timeout_s = cfg.snm.scale_hook_timeout_s;
     scaler_ = std::make_unique<snm::scaler>(sc);
+    // The manager's forecast refits run in the background on the control
+    // lcore's CPUs, never on a forwarding core.
     manager_ = std::make_unique<snm::manager>(
         cfg.snm, cfg.clients.tick_s, [this](std::uint16_t p) { return primary_capacity(p); },
-        [this](std::uint16_t p) { return shadow_capacity(p); });
+        [this](std::uint16_t p) { return shadow_capacity(p); },
+        snm::refit_setup{dpdk::main_lcore_cpus(), true});
     if (!cfg.snm.state_dir.empty()) {
         snm::history_options ho;
         ho.flush_interval_s = cfg.snm.history_flush_s;

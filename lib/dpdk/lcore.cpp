@@ -87,4 +87,14 @@ bool pin_to_main_lcore_cpus() noexcept
     return pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus) == 0;
 }
 
+std::vector<int> main_lcore_cpus()
+{
+    const rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
+    std::vector<int> out;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &cpus))
+            out.push_back(c);
+    return out;
+}
+
 } // namespace shadownet::dpdk

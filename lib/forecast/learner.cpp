@@ -3,15 +3,10 @@
 
 #include "shadownet/forecast/filter.hpp"
 #include "shadownet/forecast/intervals.hpp"
-
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-#include <tbb/task_scheduler_observer.h>
-
-#include <pthread.h>
-#include <sched.h>
+#include "shadownet/forecast/refit_pool.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -24,6 +19,10 @@ std::uint32_t season_of(const learner_options& o) {
     if (o.model && o.model->seasonal()) return std::max<std::uint32_t>(o.model->period, 1);
     return std::max<std::uint32_t>(o.period, 1);
 }
+
+// Refit job ids: unique in the process, so an outcome can never be mistaken
+// for another learner's (or for a later job of the same learner).
+std::atomic<std::uint64_t> next_job_id{1};
 
 // Below this many tail points the refit contest uses AICc, not a holdout.
 constexpr std::size_t short_tail = 24;
@@ -170,6 +169,7 @@ live_point series_learner::observe(double y) {
     hist_[hist_head_] = y;
     hist_head_ = (hist_head_ + 1) % hist_.size();
     hist_size_ = std::min(hist_size_ + 1, hist_.size());
+    ++seen_;
 
     if (!fitted_) {
         if (hist_size_ >= opt_.warmup) initial_fit();
@@ -223,14 +223,13 @@ void series_learner::issue(std::size_t slot) {
     if (p.lower > p.upper) p.lower = p.upper = 0.5 * (p.lower + p.upper);
 }
 
-void series_learner::install(const fit_result& f) {
+void series_learner::install(const fit_result& f, const std::vector<double>& w) {
     spec_ = f.spec;
     par_ = f.par;
     state_ = f.state;
     fitted_ = true;
     since_refit_ = 0;
 
-    const auto w = window_copy();
     const bool rel = strictly_positive(w);
     if (rel != relative_) {
         // The error scale changed meaning: old errors would mix units.
@@ -272,7 +271,7 @@ void series_learner::initial_fit() {
     const auto w = window_copy();
     const fit_options fo = fit_options_for(opt_);
     if (opt_.model && !check_applicable(*opt_.model, w)) {
-        install(fit(*opt_.model, w, fo));
+        install(fit(*opt_.model, w, fo), w);
         return;
     }
     // Auto mode, or the fixed model cannot take this data (e.g. a
@@ -307,47 +306,96 @@ void series_learner::initial_fit() {
         if (so.by == criterion::holdout)
             for (std::size_t i = 0; i < sel.tried.size() && i < index.size(); ++i)
                 scores_[index[i]] = sel.tried[i].ok ? sel.tried[i].score : std::numeric_limits<double>::infinity();
-        install(sel.best);
+        install(sel.best, w);
     } catch (const fit_error&) {
         // No finite value yet: wait for more data.
     }
 }
 
 void series_learner::refit() {
-    refit_model();
-    // The forecast issued at this point must come from the refitted model,
-    // whether the refit ran inline (observe) or later (learner_group).
-    if (fitted_ && issued_[(issued_head_ + issued_.size() - 1) % issued_.size()].valid)
-        issue((issued_head_ + issued_.size() - 1) % issued_.size());
+    apply_refit(run_refit(take_refit()));
 }
 
-void series_learner::refit_model() {
+refit_job series_learner::take_refit() {
+    refit_job j;
+    j.id = next_job_id.fetch_add(1, std::memory_order_relaxed);
+    j.seen = seen_;
+    j.opt = opt_;
+    j.window = window_copy();
+    j.spec = spec_;
+    j.par = par_;
+    j.warm = warm_;
+    j.scores = scores_;
+    pending_ = j.id;
+    return j;
+}
+
+bool series_learner::apply_refit(refit_outcome&& o) {
+    if (o.id == 0 || o.id != pending_) return false; // superseded, or not this learner's
+    pending_ = 0;
+    if (o.failed) return false;
+    const std::uint64_t lag = seen_ - o.seen;
+    if (lag >= opt_.refit_every || lag > hist_size_) return false; // stale: due again
+    // What refit_model() did in place, in the same order of effect.
     since_refit_ = 0;
     ++refits_;
-    const auto w = window_copy();
-    fit_options fo = fit_options_for(opt_);
+    if (o.switched) ++switches_;
+    scores_ = std::move(o.scores);
+    warm_ = std::move(o.warm);
+    if (o.install) {
+        install(*o.install, o.window);
+        // Bring the new model up to date over the points observed since the
+        // job was taken, one at a time as observe() does.
+        const std::size_t cap = hist_.size();
+        for (std::size_t k = lag; k > 0; --k) {
+            const double y = hist_[(hist_head_ + cap - k) % cap];
+            (void)run_filter(spec_, par_, std::span<const double>(&y, 1), 0, state_);
+        }
+    }
+    since_refit_ = static_cast<std::size_t>(lag);
+    // The forecast issued at this point must come from the refitted model,
+    // whether the refit ran inline (observe) or later (learner_group, a pool).
+    if (fitted_ && issued_[(issued_head_ + issued_.size() - 1) % issued_.size()].valid)
+        issue((issued_head_ + issued_.size() - 1) % issued_.size());
+    return true;
+}
+
+refit_outcome series_learner::run_refit(refit_job job) {
+    refit_outcome out;
+    out.id = job.id;
+    out.seen = job.seen;
+    out.warm = std::move(job.warm);
+    out.scores = std::move(job.scores);
+    out.window = std::move(job.window);
+    const learner_options& opt = job.opt;
+    const model_spec& spec = job.spec;
+    const params& par = job.par;
+    const std::vector<double>& w = out.window;
+    auto& scores = out.scores;
+    auto& warm_c = out.warm;
+    fit_options fo = fit_options_for(opt);
     fo.multi_start = false;
     fo.max_evals = 300;
     try {
-        if (opt_.model) {
+        if (opt.model) {
             // The operator's model while the data allows it; otherwise the
             // best candidate until the offending points leave the window.
-            if (!check_applicable(*opt_.model, w)) {
-                if (spec_ == *opt_.model) fo.warm_start = par_;
-                install(fit(*opt_.model, w, fo));
-                return;
+            if (!check_applicable(*opt.model, w)) {
+                if (spec == *opt.model) fo.warm_start = par;
+                out.install = fit(*opt.model, w, fo);
+                return out;
             }
-            if (spec_ == *opt_.model) ++switches_;
+            if (spec == *opt.model) out.switched = true;
             selection_options so;
-            so.period = season_of(opt_);
-            so.candidates = opt_.candidates;
+            so.period = season_of(opt);
+            so.candidates = opt.candidates;
             so.fit = fo;
-            install(select_model(w, so).best);
-            return;
+            out.install = select_model(w, so).best;
+            return out;
         }
         // The contest: fit each candidate on the window minus its tail and
         // score the tail at the horizon we act on.
-        const std::size_t tail = std::min<std::size_t>(std::max<std::size_t>(opt_.refit_every, 2 * opt_.horizon),
+        const std::size_t tail = std::min<std::size_t>(std::max<std::size_t>(opt.refit_every, 2 * opt.horizon),
                                                        w.size() / 3);
         if (tail < short_tail) {
             // Short series (monthly, quarterly): a tail of a few points is a
@@ -355,112 +403,84 @@ void series_learner::refit_model() {
             // switch only on a clear difference (2 units: "substantial
             // support" in Burnham & Anderson's terms).
             selection_options so;
-            so.period = season_of(opt_);
-            so.candidates = opt_.candidates;
+            so.period = season_of(opt);
+            so.candidates = opt.candidates;
             so.fit = fo;
             auto sel = select_model(w, so);
             double inc = std::numeric_limits<double>::infinity();
             double top = std::numeric_limits<double>::infinity();
             for (const auto& c : sel.tried) {
                 if (!c.ok) continue;
-                if (c.spec == spec_) inc = c.score;
+                if (c.spec == spec) inc = c.score;
                 top = std::min(top, c.score);
             }
-            if (sel.best.spec == spec_ || (std::isfinite(inc) && top > inc - 2.0)) {
-                if (check_applicable(spec_, w)) return;
-                fo.warm_start = par_;
-                install(fit(spec_, w, fo));
+            if (sel.best.spec == spec || (std::isfinite(inc) && top > inc - 2.0)) {
+                if (check_applicable(spec, w)) return out;
+                fo.warm_start = par;
+                out.install = fit(spec, w, fo);
             } else {
-                ++switches_;
-                install(sel.best);
+                out.switched = true;
+                out.install = std::move(sel.best);
             }
-            return;
+            return out;
         }
         const auto train = std::span<const double>(w).first(w.size() - tail);
         double inc_score = std::numeric_limits<double>::infinity();
         double best_score = std::numeric_limits<double>::infinity();
-        std::size_t best = opt_.candidates.size();
-        std::vector<params> trained(opt_.candidates.size());
-        for (std::size_t c = 0; c < opt_.candidates.size(); ++c) {
-            const model_spec& cand = opt_.candidates[c];
+        std::size_t best = opt.candidates.size();
+        std::vector<params> trained(opt.candidates.size());
+        for (std::size_t c = 0; c < opt.candidates.size(); ++c) {
+            const model_spec& cand = opt.candidates[c];
             if (check_applicable(cand, train) || check_applicable(cand, w)) {
-                scores_[c] = std::numeric_limits<double>::infinity();
+                scores[c] = std::numeric_limits<double>::infinity();
                 continue;
             }
             fit_options o = fo;
             o.keep_residuals = false;
-            if (cand == spec_) o.warm_start = par_;
-            else o.warm_start = warm_[c];
+            if (cand == spec) o.warm_start = par;
+            else o.warm_start = warm_c[c];
             const fit_result f = fit(cand, train, o);
             trained[c] = f.par;
             // Replay the whole window with the train-fitted parameters and
             // score only the horizon-step forecasts that land in the tail.
             const start_values sv = initial_values(cand, w);
-            const filter_result r = run_loss_h(cand, f.par, w, sv.start, sv.state, opt_.horizon, train.size());
+            const filter_result r = run_loss_h(cand, f.par, w, sv.start, sv.state, opt.horizon, train.size());
             // Mean absolute error: outages and spikes in one tail should not
             // decide the contest the way they would under squared error.
             const double score = r.n ? r.sae / static_cast<double>(r.n) : std::numeric_limits<double>::infinity();
             // Scores are smoothed over refits: one tail (a day, at a day-ahead
             // horizon) is too noisy a contest on its own, and a model should
             // win on a run of tails before it takes over.
-            double& sm = scores_[c];
-            sm = std::isfinite(score) ? (std::isfinite(sm) ? (1.0 - opt_.score_weight) * sm + opt_.score_weight * score : score)
+            double& sm = scores[c];
+            sm = std::isfinite(score) ? (std::isfinite(sm) ? (1.0 - opt.score_weight) * sm + opt.score_weight * score : score)
                                       : std::numeric_limits<double>::infinity();
-            if (cand == spec_) inc_score = sm;
+            if (cand == spec) inc_score = sm;
             if (sm < best_score) { best_score = sm; best = c; }
         }
-        model_spec next = spec_;
-        params warm = par_;
-        if (best < opt_.candidates.size() && !(opt_.candidates[best] == spec_) &&
-            (!std::isfinite(inc_score) || best_score < inc_score * (1.0 - opt_.switch_gain))) {
-            next = opt_.candidates[best];
+        model_spec next = spec;
+        params warm = par;
+        if (best < opt.candidates.size() && !(opt.candidates[best] == spec) &&
+            (!std::isfinite(inc_score) || best_score < inc_score * (1.0 - opt.switch_gain))) {
+            next = opt.candidates[best];
             warm = trained[best];
-            ++switches_;
+            out.switched = true;
         }
-        if (check_applicable(next, w)) return;
+        if (check_applicable(next, w)) return out;
         fo.warm_start = warm;
-        const fit_result f = fit(next, w, fo);
-        for (std::size_t c = 0; c < opt_.candidates.size(); ++c)
-            if (opt_.candidates[c] == next) warm_[c] = f.par;
-        install(f);
+        fit_result f = fit(next, w, fo);
+        for (std::size_t c = 0; c < opt.candidates.size(); ++c)
+            if (opt.candidates[c] == next) warm_c[c] = f.par;
+        out.install = std::move(f);
     } catch (const fit_error&) {
         // Keep the live model: a refit that cannot run is not a reason to stop forecasting.
     }
+    return out;
 }
 
 // ---------------------------------------------------------------------------
 
-struct learner_group::arena {
-    // Pins every thread that joins the arena to the control cpuset, so a
-    // refit burst never lands on a data-plane core (TBB threads started from
-    // an lcore would otherwise inherit its single-CPU pinning, or none).
-    class pin_observer : public tbb::task_scheduler_observer {
-    public:
-        pin_observer(tbb::task_arena& a, std::vector<int> cpus)
-            : tbb::task_scheduler_observer(a), cpus_(std::move(cpus)) {
-            observe(true);
-        }
-        ~pin_observer() override { observe(false); }
-        void on_scheduler_entry(bool) override {
-            if (cpus_.empty()) return;
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            for (int c : cpus_) CPU_SET(c, &set);
-            (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-        }
-
-    private:
-        std::vector<int> cpus_;
-    };
-
-    arena(std::vector<int> cpus, int threads)
-        : a(threads > 0 ? threads : tbb::task_arena::automatic), obs(a, std::move(cpus)) {}
-    tbb::task_arena a;
-    pin_observer obs;
-};
-
 learner_group::learner_group(std::size_t series, const learner_options& opt, std::vector<int> cpus, int threads)
-    : arena_(std::make_unique<arena>(std::move(cpus), threads)) {
+    : pool_(std::make_unique<refit_pool>(std::move(cpus), threads)) {
     learner_options o = opt;
     o.defer_refits = true;
     learners_.reserve(series);
@@ -478,9 +498,7 @@ void learner_group::observe(std::span<const double> y, std::span<live_point> out
         if (learners_[i].refit_due()) due.push_back(i);
     }
     if (due.empty()) return;
-    arena_->a.execute([&] {
-        tbb::parallel_for(std::size_t{0}, due.size(), [&](std::size_t k) { learners_[due[k]].refit(); });
-    });
+    pool_->parallel_for(due.size(), [&](std::size_t k) { learners_[due[k]].refit(); });
 }
 
 } // namespace shadownet::forecast

@@ -1,6 +1,7 @@
 #include "shadownet/snm/manager.hpp"
 
 #include "shadownet/forecast/intervals.hpp"
+#include "shadownet/forecast/refit_pool.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,10 +22,14 @@ constexpr double surge_ratio = 1.5;
 // have carried more than its capacity had the client stayed.
 constexpr double judge_horizons = 5;
 constexpr double judge_min_s = 5;
-// Refits (a Nelder-Mead fit over the window, ~0.5 ms a series) are spread
-// over ticks: clients made in the same second would otherwise all refit in
-// the same tick and stall the control lcore for tens of milliseconds.
-constexpr double refit_budget_s = 0.002;
+// Refits (a fit over the window, about a millisecond a series) run in the
+// background on a TBB arena pinned to the control cpuset (refit_some): at
+// most this many jobs in flight, so a burst of due clients (made in the same
+// second) is spread over ticks and the memory held by jobs stays bounded.
+constexpr std::size_t refit_in_flight = 64;
+// The refit threads' nice value: the control thread sharing their CPUs gets
+// about nine tenths of them when both want to run (CFS weights 1024 : 110).
+constexpr int refit_nice = 10;
 // A reservation on the shadow is resized every tick: it covers this many.
 constexpr std::uint32_t reserve_ticks = 2;
 // Quantile adaptation (adapt(), docs/shadow-manager.md "Score and adapt").
@@ -69,7 +74,7 @@ forecast::learner_options learner_options_for(double q, std::uint32_t horizon)
     o.window = 300;
     o.refit_every = 100;
     o.residual_window = 50; // a surge's errors widen the quantile for ~5 s, not minutes
-    o.defer_refits = true;  // the manager spreads them over ticks (refit_some)
+    o.defer_refits = true;  // the manager runs them in the background (refit_some)
     return o;
 }
 
@@ -129,8 +134,10 @@ struct manager::pending_switch {
     double at_s;
 };
 
-manager::manager(const snm_config& cfg, double tick_s, capacity_fn primary, capacity_fn shadow)
-    : cfg_(cfg), tick_s_(tick_s), primary_cap_(std::move(primary)), shadow_cap_(std::move(shadow))
+manager::manager(const snm_config& cfg, double tick_s, capacity_fn primary, capacity_fn shadow, refit_setup refits)
+    : cfg_(cfg), tick_s_(tick_s), primary_cap_(std::move(primary)), shadow_cap_(std::move(shadow)),
+      refit_pool_(std::make_unique<forecast::refit_pool>(std::move(refits.cpus), 0, refit_nice)),
+      refits_background_(refits.background)
 {
     horizon_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.horizon_s / tick_s)));
     sustain_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.sustain_s / tick_s)));
@@ -736,31 +743,72 @@ void manager::adapt(double now_s)
     set_quantile(q);
 }
 
+void manager::apply_refits()
+{
+    // At the start of a tick, before its observations: an outcome back by
+    // then is applied where it was taken (at the end of a previous tick).
+    // A learner takes only the job it is waiting for, fresh enough
+    // (series_learner::apply_refit); a client removed meanwhile (or removed
+    // and added again) has none: dropped.
+    if (!refits_background_)
+        refit_pool_->wait_idle();
+    for (auto& f : refit_pool_->take_finished()) {
+        bool applied = false;
+        if (const auto it = clients_.find(static_cast<std::uint32_t>(f.tag >> 1)); it != clients_.end()) {
+            forecast::series_learner& m = (f.tag & 1U) != 0 ? it->second->bps_model : it->second->pps_model;
+            applied = m.apply_refit(std::move(f.outcome));
+        }
+        ++(applied ? refit_counts_.applied : refit_counts_.discarded);
+    }
+}
+
 void manager::refit_some()
 {
+    // At the end of a tick: the due learners, round robin from the cursor, while the bound in
+    // flight allows. Never waits: the fits run on the pool's threads.
     if (clients_.empty())
         return;
-    const auto start = std::chrono::steady_clock::now();
+    std::size_t room = refit_in_flight - std::min(refit_in_flight, refit_pool_->in_flight());
     auto it = clients_.lower_bound(refit_cursor_);
-    for (std::size_t visited = 0; visited < clients_.size(); ++visited, ++it) {
+    bool full = false;
+    for (std::size_t visited = 0; visited < clients_.size() && !full; ++visited) {
         if (it == clients_.end())
             it = clients_.begin();
         client_state& c = *it->second;
-        if (c.pps_model.refit_due())
-            c.pps_model.refit();
-        if (c.bps_model.refit_due())
-            c.bps_model.refit();
-        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > refit_budget_s) {
-            ++it;
-            break;
+        for (const std::uint64_t which : {0U, 1U}) {
+            forecast::series_learner& m = which != 0 ? c.bps_model : c.pps_model;
+            if (!m.refit_due())
+                continue;
+            if (room == 0) {
+                full = true; // this client is considered first next tick
+                break;
+            }
+            refit_pool_->submit((std::uint64_t{c.id} << 1) | which, m.take_refit());
+            ++refit_counts_.submitted;
+            --room;
         }
+        if (!full)
+            ++it;
     }
     refit_cursor_ = it == clients_.end() ? 0 : it->first;
+}
+
+manager::refit_counts manager::refits() const
+{
+    refit_counts r = refit_counts_;
+    r.in_flight = refit_pool_->in_flight();
+    return r;
+}
+
+void manager::wait_refits()
+{
+    refit_pool_->wait_idle();
 }
 
 std::vector<action> manager::tick(double now_s, std::span<const observation> obs)
 {
     std::vector<action> out;
+    apply_refits();
     for (const auto& o : obs) {
         const auto it = clients_.find(o.id);
         if (it == clients_.end())

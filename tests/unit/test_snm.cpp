@@ -3,7 +3,9 @@
 // clients offer beyond it. No EAL: the manager is pure logic.
 #include <cmath>
 #include <map>
+#include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -541,4 +543,128 @@ TEST(snm, clients_on_the_shadow_share_one_margin)
     // ...and it is far below the sum of their own quantiles, which reserved
     // 1.6-1.7x their mean.
     EXPECT_LE(worst, 1.3);
+}
+
+namespace {
+
+// A returning client's recent demand: enough history that both its learners
+// are fitted and due for a refit at once.
+manager::warm_start noisy_history(std::uint32_t id, std::size_t n)
+{
+    std::mt19937 rng(id);
+    std::normal_distribution<double> noise(0, 5);
+    manager::warm_start w;
+    for (std::size_t i = 0; i < n; ++i) {
+        w.pps.push_back(100 + 10 * std::sin(static_cast<double>(i) / 20) + noise(rng));
+        w.bps.push_back(w.pps.back() * 512);
+    }
+    return w;
+}
+
+std::string key_of(const char* prefix, std::uint32_t id)
+{
+    std::string k(prefix);
+    k += std::to_string(id);
+    return k;
+}
+
+std::vector<observation> steady_obs(std::uint32_t first, std::uint32_t last, std::mt19937& rng)
+{
+    std::normal_distribution<double> noise(0, 5);
+    std::vector<observation> obs;
+    for (std::uint32_t id = first; id <= last; ++id) {
+        observation o;
+        o.id = id;
+        o.egress = 1;
+        o.pps = 100 + noise(rng);
+        o.bps = o.pps * 512;
+        obs.push_back(o);
+    }
+    return obs;
+}
+
+} // namespace
+
+TEST(snm, refits_run_in_the_background_with_a_bound_in_flight)
+{
+    // 300 returning clients: 600 learners due at once. Each tick hands at
+    // most 64 jobs to the pool and never waits for them; with the pool done
+    // between ticks (wait_refits stands for the 100 ms a tick leaves it),
+    // every learner is refitted within ten ticks, each outcome applied at
+    // the start of the tick after it was taken.
+    snm_config cfg;
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; }, [](std::uint16_t) { return rate_spec{}; },
+              {{}, true});
+    constexpr std::uint32_t n = 300;
+    for (std::uint32_t id = 1; id <= n; ++id) {
+        const auto h = noisy_history(id, 300);
+        m.client_added(id, key_of("c", id), 0, &h);
+    }
+    std::mt19937 rng(3);
+    std::uint64_t submitted = 0;
+    for (int k = 1; k <= 12; ++k) {
+        m.tick(k * tick, steady_obs(1, n, rng));
+        const auto r = m.refits();
+        EXPECT_LE(r.submitted - submitted, 64U) << "tick " << k;
+        EXPECT_LE(r.in_flight, 64U) << "tick " << k;
+        if (k == 1) {
+            EXPECT_EQ(r.submitted, 64U) << "the first tick fills the bound";
+        }
+        submitted = r.submitted;
+        m.wait_refits();
+    }
+    const auto r = m.refits();
+    EXPECT_EQ(r.submitted, 2U * n);
+    EXPECT_EQ(r.applied, 2U * n);
+    EXPECT_EQ(r.discarded, 0U);
+    EXPECT_EQ(r.in_flight, 0U);
+    for (std::uint32_t id = 1; id <= n; ++id)
+        ASSERT_TRUE(m.client(id)->pred.valid);
+}
+
+TEST(snm, removing_a_client_with_refits_in_flight_is_safe)
+{
+    // 30 returning clients' 60 refits go to the pool; 10 clients are removed
+    // while they run, and 5 of them come back at once under the same id. The
+    // outcomes of the removed ones are dropped, not given to the newcomers
+    // (whose learners are refitted on their own jobs next tick).
+    snm_config cfg;
+    manager m(cfg, tick, [](std::uint16_t) { return rate_spec{}; }, [](std::uint16_t) { return rate_spec{}; },
+              {{}, true});
+    for (std::uint32_t id = 1; id <= 30; ++id) {
+        const auto h = noisy_history(id, 300);
+        m.client_added(id, key_of("c", id), 0, &h);
+    }
+    std::mt19937 rng(4);
+    m.tick(tick, steady_obs(1, 30, rng));
+    EXPECT_EQ(m.refits().submitted, 60U);
+    for (std::uint32_t id = 1; id <= 10; ++id)
+        m.client_removed(id);
+    for (std::uint32_t id = 1; id <= 5; ++id) {
+        const auto h = noisy_history(id + 100, 300);
+        m.client_added(id, key_of("again", id), tick, &h);
+    }
+    m.wait_refits();
+    m.tick(2 * tick, steady_obs(1, 30, rng));
+    auto r = m.refits();
+    EXPECT_EQ(r.applied, 40U);
+    EXPECT_EQ(r.discarded, 20U);
+    EXPECT_EQ(r.submitted, 70U) << "the returning five's own refits";
+    m.wait_refits();
+    m.tick(3 * tick, steady_obs(1, 30, rng));
+    r = m.refits();
+    EXPECT_EQ(r.applied, 50U);
+    EXPECT_EQ(r.discarded, 20U);
+    // And a manager destroyed with refits in flight waits for them.
+    for (std::uint32_t id = 1; id <= 30; ++id)
+        m.client_removed(id);
+    auto m2 = std::make_unique<manager>(cfg, tick, [](std::uint16_t) { return rate_spec{}; },
+                                        [](std::uint16_t) { return rate_spec{}; }, refit_setup{{}, true});
+    for (std::uint32_t id = 1; id <= 30; ++id) {
+        const auto h = noisy_history(id, 300);
+        m2->client_added(id, key_of("c", id), 0, &h);
+    }
+    m2->tick(tick, steady_obs(1, 30, rng));
+    EXPECT_GT(m2->refits().submitted, 0U);
+    m2.reset();
 }

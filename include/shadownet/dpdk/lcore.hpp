@@ -64,5 +64,8 @@ private:
 // Pins the calling (non-EAL) thread to the CPUs of the main lcore: control
 // threads stay off the forwarding cores. Returns false when it could not.
 bool pin_to_main_lcore_cpus() noexcept;
+// The CPUs of the main lcore (the control cpuset), ascending: for layers that
+// must not include DPDK headers (the shadow manager's refit threads).
+[[nodiscard]] std::vector<int> main_lcore_cpus();
 
 } // namespace shadownet::dpdk

@@ -15,6 +15,15 @@
 // correction of the tail levels and a quantile-tracking offset so long-run
 // coverage tracks the target even a day ahead.
 //
+// A refit can also run off the owner's thread, in three steps: take_refit()
+// (owner's thread) copies everything the fit reads into a refit_job;
+// run_refit(job) is pure and thread-safe (it reads only the job); and
+// apply_refit() (owner's thread, later) installs the outcome, bringing the
+// new model up to date over the points observed meanwhile. refit() is exactly
+// these three steps in a row, so an outcome applied at the point it was taken
+// gives the same learner as refit() there. refit_pool (refit_pool.hpp) runs
+// jobs in the background on a TBB arena confined to a control cpuset.
+//
 // Threads: a series_learner is used by one thread at a time. learner_group
 // calls observe() for all series on the caller's thread and runs the due
 // refits on a TBB arena confined to a control cpuset.
@@ -52,6 +61,31 @@ struct learner_options {
     std::vector<model_spec> candidates; // auto mode; empty: the defaults for the period
 };
 
+// What a refit reads, copied from a learner (series_learner::take_refit): a
+// job owns all of it, so it may outlive the learner.
+struct refit_job {
+    std::uint64_t id = 0;        // unique in the process; the learner waits for this one
+    std::uint64_t seen = 0;      // the learner's observations when it was taken
+    learner_options opt;         // resolved
+    std::vector<double> window;  // the refit window, oldest first
+    model_spec spec{};           // the live model and its parameters
+    params par{};
+    std::vector<params> warm;    // per candidate (auto mode)
+    std::vector<double> scores;  // per candidate (auto mode)
+};
+
+// What a refit produced (series_learner::run_refit), for apply_refit().
+struct refit_outcome {
+    std::uint64_t id = 0;
+    std::uint64_t seen = 0;
+    bool failed = false;                // the job threw something other than fit_error: nothing to apply
+    bool switched = false;              // counts as a model switch
+    std::optional<fit_result> install;  // the new model; nullopt: keep the live one
+    std::vector<double> window;         // the job's window (install's interval and MASE scales)
+    std::vector<params> warm;
+    std::vector<double> scores;
+};
+
 struct live_metrics {
     std::size_t n = 0;          // scored points
     double mape = 0.0;          // % over points with actual != 0
@@ -85,9 +119,29 @@ public:
     [[nodiscard]] const live_point& current() const noexcept;
 
     [[nodiscard]] bool fitted() const noexcept { return fitted_; }
-    [[nodiscard]] bool refit_due() const noexcept { return fitted_ && since_refit_ >= opt_.refit_every; }
-    // Refit now over the window (and in auto mode run the contest).
+    // False while a job taken by take_refit() has not come back (apply_refit).
+    [[nodiscard]] bool refit_due() const noexcept {
+        return fitted_ && pending_ == 0 && since_refit_ >= opt_.refit_every;
+    }
+    // Refit now over the window (and in auto mode run the contest). A job in
+    // flight is superseded: its outcome will be discarded.
     void refit();
+
+    // Refit in three steps (see the top of this file). take_refit() marks the
+    // learner as waiting for the job (refit_due() is false meanwhile; a newer
+    // take_refit() or refit() supersedes it).
+    [[nodiscard]] refit_job take_refit();
+    // Pure: reads only the job. Thread-safe.
+    [[nodiscard]] static refit_outcome run_refit(refit_job job);
+    // Installs the outcome of the job the learner is waiting for. The
+    // staleness rule: an outcome is applied when it is the learner's latest
+    // job and fewer than refit_every points came since it was taken (the new
+    // model's state is then replayed over those points, and the forecast just
+    // issued is reissued from it); otherwise it is discarded, returns false,
+    // and the learner is due again at once when it was waiting for it.
+    bool apply_refit(refit_outcome&& o);
+    // Observations so far (also those before warm-up).
+    [[nodiscard]] std::uint64_t seen() const noexcept { return seen_; }
 
     [[nodiscard]] const model_spec& model() const noexcept { return spec_; }
     [[nodiscard]] const params& parameters() const noexcept { return par_; }
@@ -101,9 +155,8 @@ public:
 
 private:
     void initial_fit();
-    void install(const fit_result& f);
+    void install(const fit_result& f, const std::vector<double>& w);
     void issue(std::size_t slot);
-    void refit_model();
     [[nodiscard]] std::vector<double> window_copy() const;
 
     learner_options opt_;
@@ -120,6 +173,8 @@ private:
     bool relative_ = true;
     double mase_scale_ = 0.0;
     std::size_t since_refit_ = 0;
+    std::uint64_t seen_ = 0;     // observations
+    std::uint64_t pending_ = 0;  // id of the refit job waited for; 0: none
     // Issued forecasts: a ring of `horizon` entries; issued_[issued_head_]
     // targets the next observation.
     std::vector<live_point> issued_;
@@ -140,7 +195,10 @@ private:
     double sum_ape_ = 0.0, sum_sape_ = 0.0, sum_abs_ = 0.0; // sum_abs_: |e| / MASE scale
 };
 
-// Many series, one observation each per tick; due refits run in parallel.
+class refit_pool;
+
+// Many series, one observation each per tick; due refits run in parallel
+// (refit_pool::parallel_for), and observe() returns when they are done.
 class learner_group {
 public:
     // cpus: the control cpuset the refit workers are confined to (empty: no
@@ -157,9 +215,8 @@ public:
     [[nodiscard]] const series_learner& at(std::size_t i) const { return learners_.at(i); }
 
 private:
-    struct arena;
     std::vector<series_learner> learners_;
-    std::unique_ptr<arena> arena_;
+    std::unique_ptr<refit_pool> pool_;
 };
 
 } // namespace shadownet::forecast

@@ -26,6 +26,10 @@
 #include "shadownet/dataplane/route.hpp"
 #include "shadownet/forecast/learner.hpp"
 
+namespace shadownet::forecast {
+class refit_pool;
+}
+
 namespace shadownet::snm {
 
 using dataplane::path;
@@ -182,10 +186,21 @@ struct action {
     std::string reason;
 };
 
+// Where the forecast refits run (refit_some, docs/shadow-manager.md).
+struct refit_setup {
+    std::vector<int> cpus; // the control cpuset (the main lcore's CPUs); empty: not pinned
+    // true (the appliance): a tick never waits for a refit, outcomes are
+    // applied at the first tick after they finish. false (simulations,
+    // tests): a tick first waits for the refits taken at the previous one,
+    // so every outcome is applied one tick after it was taken, exactly
+    // as a serial refit at the end of that tick: deterministic.
+    bool background = false;
+};
+
 class manager {
 public:
     using capacity_fn = std::function<rate_spec(std::uint16_t port)>;
-    manager(const snm_config& cfg, double tick_s, capacity_fn primary, capacity_fn shadow);
+    manager(const snm_config& cfg, double tick_s, capacity_fn primary, capacity_fn shadow, refit_setup refits = {});
     ~manager();
     manager(const manager&) = delete;
     manager& operator=(const manager&) = delete;
@@ -223,6 +238,17 @@ public:
     // Profiles built since the last call (to persist), by client id.
     [[nodiscard]] std::vector<std::pair<std::uint32_t, profile>> take_new_profiles();
 
+    // Forecast refits (refit_some): jobs handed to the background pool, their
+    // outcomes applied or discarded (stale, or the client gone), and in flight.
+    struct refit_counts {
+        std::uint64_t submitted = 0, applied = 0, discarded = 0;
+        std::size_t in_flight = 0;
+    };
+    [[nodiscard]] refit_counts refits() const;
+    // Blocks until every refit in flight has finished (tests); the outcomes
+    // are applied at the next tick as usual.
+    void wait_refits();
+
 private:
     struct client_state;
     struct pending_switch;
@@ -235,6 +261,7 @@ private:
     void adapt(double now_s);
     void set_quantile(double q);
     void refit_some();
+    void apply_refits();
     void switch_client(client_state& c, path via, double now_s, std::string reason, std::vector<action>& out);
 
     snm_config cfg_;
@@ -256,6 +283,9 @@ private:
     std::uint32_t unneeded_run_ = 0;
     double run_reserved_pps_ = 0, run_used_pps_ = 0;
     std::uint32_t refit_cursor_ = 0; // the client whose refit is considered first next tick
+    std::unique_ptr<forecast::refit_pool> refit_pool_; // background refits on the control cpuset
+    refit_counts refit_counts_;
+    bool refits_background_ = false;
     struct newcomer_state {
         trend_tracker pps;          // the port's learning clients' demand, summed
         bool to_shadow = false;     // newcomers on this port go to the shadow

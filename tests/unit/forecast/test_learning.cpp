@@ -5,16 +5,27 @@
 //  - p95 capacity and 95 % interval coverage within 95 +- 2 %,
 //  - day-ahead error no worse than seasonal naive on the same points (1 %),
 //    with day-ahead p95 capacity coverage within 95 +- 3 %,
-//  - learner_group's parallel refits give the same answers as serial learners.
+//  - learner_group's parallel refits give the same answers as serial learners,
+//  - refits run in three steps through a refit_pool (background) give the
+//    same learners as refit() at the same point; late outcomes are brought
+//    up to date, stale and superseded ones discarded.
 #include "shadownet/forecast/learner.hpp"
 #include "shadownet/forecast/model.hpp"
+#include "shadownet/forecast/refit_pool.hpp"
 
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <random>
+#include <thread>
 
 namespace fc = shadownet::forecast;
 
@@ -163,4 +174,229 @@ TEST(learning, a_new_capacity_quantile_moves_the_capacity_bound) {
     EXPECT_NEAR(static_cast<double>(covered99) / static_cast<double>(scored), 0.99, 0.01);
     EXPECT_THROW(moved.set_capacity_quantile(1.0), std::invalid_argument);
     EXPECT_THROW(moved.set_capacity_quantile(0.0), std::invalid_argument);
+}
+
+namespace {
+
+// n_series seasonal series with noise, one row per time step.
+std::vector<std::vector<double>> seasonal_series(std::size_t n_series, std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> noise(0.0, 1.0);
+    std::vector<std::vector<double>> y(n_series, std::vector<double>(n));
+    for (std::size_t i = 0; i < n_series; ++i)
+        for (std::size_t t = 0; t < n; ++t)
+            y[i][t] = 100 + static_cast<double>(i) * 10 +
+                      (5 + static_cast<double>(i)) * std::sin(2 * M_PI * static_cast<double>(t % 24) / 24) + noise(rng);
+    return y;
+}
+
+void expect_same_point(const fc::live_point& a, const fc::live_point& b, const std::string& where) {
+    ASSERT_EQ(a.valid, b.valid) << where;
+    if (!a.valid) return;
+    ASSERT_EQ(a.mean, b.mean) << where;
+    ASSERT_EQ(a.lower, b.lower) << where;
+    ASSERT_EQ(a.upper, b.upper) << where;
+    ASSERT_EQ(a.capacity, b.capacity) << where;
+}
+
+void pool_matches_serial(const fc::learner_options& lo, std::size_t n_series, std::size_t n) {
+    const auto y = seasonal_series(n_series, n, 5);
+    fc::learner_options deferred = lo;
+    deferred.defer_refits = true;
+    std::vector<fc::series_learner> serial(n_series, fc::series_learner(lo));
+    std::vector<fc::series_learner> pooled(n_series, fc::series_learner(deferred));
+    fc::refit_pool pool({}, 2);
+    std::size_t submitted = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+        for (std::size_t i = 0; i < n_series; ++i) {
+            const auto a = serial[i].observe(y[i][t]);
+            const auto b = pooled[i].observe(y[i][t]);
+            expect_same_point(a, b, "series " + std::to_string(i) + " t " + std::to_string(t));
+            if (pooled[i].refit_due()) {
+                pool.submit(i, pooled[i].take_refit());
+                ++submitted;
+            }
+        }
+        // Applied at the point they were taken, whatever order they finish in.
+        pool.wait_idle();
+        auto done = pool.take_finished();
+        std::reverse(done.begin(), done.end());
+        for (auto& f : done) ASSERT_TRUE(pooled[f.tag].apply_refit(std::move(f.outcome)));
+        for (std::size_t i = 0; i < n_series; ++i)
+            expect_same_point(serial[i].current(), pooled[i].current(), "current, t " + std::to_string(t));
+    }
+    EXPECT_GT(submitted, 3 * n_series);
+    for (std::size_t i = 0; i < n_series; ++i) {
+        EXPECT_EQ(pooled[i].metrics().refits, serial[i].metrics().refits);
+        EXPECT_EQ(pooled[i].metrics().switches, serial[i].metrics().switches);
+        EXPECT_EQ(pooled[i].model(), serial[i].model());
+        EXPECT_EQ(pooled[i].parameters().alpha, serial[i].parameters().alpha);
+        EXPECT_EQ(pooled[i].parameters().beta, serial[i].parameters().beta);
+        EXPECT_EQ(pooled[i].parameters().gamma, serial[i].parameters().gamma);
+        EXPECT_EQ(pooled[i].parameters().phi, serial[i].parameters().phi);
+    }
+}
+
+} // namespace
+
+TEST(learning, pool_refits_applied_where_taken_match_serial_learners_auto) {
+    fc::learner_options lo;
+    lo.period = 24;
+    pool_matches_serial(lo, 5, 24 * 12);
+}
+
+TEST(learning, pool_refits_applied_where_taken_match_serial_learners_fixed_model) {
+    // The shadow manager's configuration: a damped trend, h > 1.
+    fc::learner_options lo;
+    lo.model = fc::models::damped();
+    lo.horizon = 10;
+    lo.warmup = 10;
+    lo.window = 300;
+    lo.refit_every = 100;
+    lo.residual_window = 50;
+    pool_matches_serial(lo, 4, 800);
+}
+
+TEST(learning, a_late_refit_outcome_is_brought_up_to_date) {
+    // A refits inline at the point it is due; B takes the same job there but
+    // gets its outcome `lag` points later. Once applied, B has A's model and
+    // parameters, its state replayed over the lag, and issues A's forecast.
+    const auto y = seasonal_series(1, 24 * 14, 9)[0];
+    fc::learner_options lo;
+    lo.model = fc::models::hw_add(24);
+    lo.period = 24;
+    lo.defer_refits = true;
+    fc::series_learner a(lo), b(lo);
+    const std::size_t lag = 7;
+    std::size_t t = 0, late = 0;
+    while (t < y.size()) {
+        a.observe(y[t]);
+        b.observe(y[t]);
+        ++t;
+        if (!a.refit_due()) continue;
+        if (t + lag >= y.size()) break;
+        const fc::params before = a.parameters();
+        a.refit();
+        auto job = b.take_refit();
+        EXPECT_FALSE(b.refit_due()) << "waiting for its job";
+        for (std::size_t k = 0; k < lag; ++k, ++t) {
+            a.observe(y[t]);
+            b.observe(y[t]);
+        }
+        ASSERT_TRUE(b.apply_refit(fc::series_learner::run_refit(std::move(job))));
+        ++late;
+        EXPECT_EQ(a.model(), b.model());
+        EXPECT_EQ(a.parameters().alpha, b.parameters().alpha);
+        EXPECT_EQ(a.parameters().beta, b.parameters().beta);
+        EXPECT_EQ(a.parameters().gamma, b.parameters().gamma);
+        EXPECT_NE(before.alpha + before.beta + before.gamma, a.parameters().alpha + a.parameters().beta + a.parameters().gamma)
+            << "the refit must have changed something for this test to mean anything";
+        ASSERT_EQ(a.current().mean, b.current().mean) << "t " << t;
+        // Due again when A is: refit_every points after the job was taken.
+        EXPECT_EQ(a.refit_due(), b.refit_due());
+    }
+    EXPECT_GE(late, 5U);
+    EXPECT_EQ(a.metrics().refits, b.metrics().refits);
+}
+
+TEST(learning, stale_superseded_and_foreign_refit_outcomes_are_discarded) {
+    const auto y = seasonal_series(2, 24 * 8, 3);
+    fc::learner_options lo;
+    lo.model = fc::models::holt();
+    lo.refit_every = 20;
+    lo.defer_refits = true;
+    fc::series_learner l(lo), other(lo);
+    std::size_t t = 0;
+    while (!l.refit_due()) {
+        l.observe(y[0][t]);
+        other.observe(y[1][t]);
+        ++t;
+    }
+    ASSERT_TRUE(other.refit_due());
+    const auto refits = l.metrics().refits;
+    const fc::live_point before = l.current();
+    // Stale: refit_every points came meanwhile. Discarded, and due again.
+    auto job = l.take_refit();
+    for (std::size_t k = 0; k < lo.refit_every; ++k) l.observe(y[0][t + k]);
+    EXPECT_FALSE(l.refit_due());
+    EXPECT_FALSE(l.apply_refit(fc::series_learner::run_refit(std::move(job))));
+    EXPECT_TRUE(l.refit_due());
+    EXPECT_EQ(l.metrics().refits, refits);
+    // Superseded: a newer job (or refit()) was taken since.
+    auto first = l.take_refit();
+    auto second = l.take_refit();
+    EXPECT_FALSE(l.apply_refit(fc::series_learner::run_refit(std::move(first))));
+    EXPECT_FALSE(l.refit_due()) << "still waiting for the second";
+    // Another learner's outcome.
+    EXPECT_FALSE(l.apply_refit(fc::series_learner::run_refit(other.take_refit())));
+    EXPECT_TRUE(l.apply_refit(fc::series_learner::run_refit(std::move(second))));
+    EXPECT_EQ(l.metrics().refits, refits + 1);
+    EXPECT_FALSE(l.refit_due());
+    // A job that failed changes nothing but makes the learner due again.
+    l.observe(before.mean);
+    for (std::size_t k = 0; k < lo.refit_every; ++k) l.observe(y[0][k]);
+    ASSERT_TRUE(l.refit_due());
+    auto failed = fc::series_learner::run_refit(l.take_refit());
+    failed.failed = true;
+    EXPECT_FALSE(l.apply_refit(std::move(failed)));
+    EXPECT_TRUE(l.refit_due());
+}
+
+TEST(learning, pool_jobs_outlive_their_learners) {
+    const auto y = seasonal_series(8, 24 * 6, 2);
+    fc::learner_options lo;
+    lo.period = 24;
+    lo.defer_refits = true;
+    fc::refit_pool pool({}, 2);
+    std::vector<std::uint64_t> ids;
+    {
+        std::vector<std::unique_ptr<fc::series_learner>> ls;
+        for (std::size_t i = 0; i < y.size(); ++i) {
+            ls.push_back(std::make_unique<fc::series_learner>(lo));
+            for (const double v : y[i]) ls.back()->observe(v);
+            ASSERT_TRUE(ls.back()->refit_due());
+            auto job = ls.back()->take_refit();
+            ids.push_back(job.id);
+            pool.submit(i, std::move(job));
+        }
+        // The learners go while their jobs run.
+    }
+    EXPECT_LE(pool.in_flight(), y.size());
+    pool.wait_idle();
+    EXPECT_EQ(pool.in_flight(), y.size());
+    const auto done = pool.take_finished();
+    ASSERT_EQ(done.size(), y.size());
+    for (const auto& f : done) {
+        EXPECT_EQ(f.outcome.id, ids.at(f.tag));
+        EXPECT_FALSE(f.outcome.failed);
+        EXPECT_TRUE(f.outcome.install.has_value());
+    }
+    EXPECT_EQ(pool.in_flight(), 0U);
+    EXPECT_TRUE(pool.take_finished().empty());
+}
+
+TEST(learning, pool_threads_are_pinned_to_the_cpuset) {
+    // On a thread of its own: the caller joining the arena is pinned too.
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed), 0);
+    int cpu = -1;
+    for (int c = CPU_SETSIZE - 1; c >= 0; --c)
+        if (CPU_ISSET(c, &allowed)) cpu = c;
+    ASSERT_GE(cpu, 0);
+    std::atomic<int> wrong{0}, ran{0};
+    std::thread th([&] {
+        fc::refit_pool pool({cpu}, 2);
+        EXPECT_EQ(pool.concurrency(), 2);
+        pool.parallel_for(64, [&](std::size_t) {
+            cpu_set_t s;
+            CPU_ZERO(&s);
+            (void)pthread_getaffinity_np(pthread_self(), sizeof(s), &s);
+            if (CPU_COUNT(&s) != 1 || !CPU_ISSET(cpu, &s)) ++wrong;
+            ++ran;
+        });
+    });
+    th.join();
+    EXPECT_EQ(ran.load(), 64);
+    EXPECT_EQ(wrong.load(), 0);
 }
