@@ -937,6 +937,7 @@ snm_snapshot appliance::snm_view() const
     snm_snapshot m;
     m.policy = policy_name(manager_->policy());
     m.scores = manager_->score();
+    m.refits = manager_->refits();
     m.ports = manager_->ports();
     m.scaling = scaler_->ports();
     m.scale_events = scaler_->events();

@@ -377,6 +377,8 @@ reply show_snm(exec_context& ctx, const parsed_command& cmd)
                        sc.unforeseen_loss_ticks, sc.unforeseen_loss_packets, sc.overcommit_ticks);
     out += fmt::format("  shadow peak use {:.0f} pps with {:.0f} pps reserved for its clients\n",
                        sc.peak_shadow_used_pps, sc.reserved_at_peak_pps);
+    out += fmt::format("  forecast refits: {} submitted, {} applied, {} discarded, {} in flight\n",
+                       m.refits.submitted, m.refits.applied, m.refits.discarded, m.refits.in_flight);
     out += fmt::format("  {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>8} {}\n", "port", "capacity", "measured",
                        "predicted", "shadow used", "reserved", "shadowed", "constrained");
     for (const auto& p : m.ports)

@@ -147,6 +147,12 @@ void write_snm(json_writer& w, const snm_snapshot& s)
     w.member("quantile_raises", sc.quantile_raises);
     w.member("quantile_cuts", sc.quantile_cuts);
     w.end_object();
+    w.key("refits").begin_object();
+    w.member("submitted", s.refits.submitted);
+    w.member("applied", s.refits.applied);
+    w.member("discarded", s.refits.discarded);
+    w.member("in_flight", s.refits.in_flight);
+    w.end_object();
     w.key("ports").begin_array();
     for (const auto& p : s.ports) {
         w.begin_object();

@@ -51,6 +51,7 @@ struct client_snapshot {
 struct snm_snapshot {
     std::string policy;
     snm::scores scores;
+    snm::manager::refit_counts refits; // the forecasts' background refits
     std::vector<snm::port_view> ports;
     std::vector<snm::port_scaling> scaling;
     std::vector<snm::scale_event> scale_events;
