@@ -449,8 +449,10 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
     if (n == 0)
         return 0;
     rcu_online(conf, st);
-    // Before any lookup of this burst (client_cache.hpp: invalidation).
-    st.cache.sync(conf.clients->generation());
+    // Before any lookup of this burst, on or off (client_cache.hpp:
+    // invalidation, and the bypass rule: off, the burst goes straight to the
+    // client table).
+    const bool use_cache = st.cache.begin_burst(conf.clients->generation());
     std::array<packet_meta, max_burst> all_meta;
     std::array<parse_status, max_burst> status;
     parse_burst(std::span<rte_mbuf* const>(pkts.data(), n), all_meta.data(), status.data());
@@ -459,6 +461,7 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
     std::array<std::uint64_t, max_burst> short_keys;
     std::array<std::uint32_t, max_burst> cache_hash;
     unsigned n_ok = 0;
+    unsigned n_short = 0;
     std::uint64_t rx_bytes = 0;
     for (std::uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
@@ -468,10 +471,14 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
             continue;
         }
         const packet_meta& pm = all_meta[i];
-        const unsigned ip_version = pm.l3 == l3_kind::ipv6 ? 6 : 4;
-        const std::uint64_t sk = make_short_key(conf.key, ip_version, pm.src_addr, pm.vlan_outer, pm.src_mac);
+        std::uint64_t sk = no_short_key;
+        if (use_cache) {
+            const unsigned ip_version = pm.l3 == l3_kind::ipv6 ? 6 : 4;
+            sk = make_short_key(conf.key, ip_version, pm.src_addr, pm.vlan_outer, pm.src_mac);
+        }
         short_keys[n_ok] = sk;
         if (sk != no_short_key) {
+            ++n_short;
             cache_hash[n_ok] = client_cache::hash(sk);
             rte_prefetch0(&st.cache.set_of(cache_hash[n_ok]));
         }
@@ -505,6 +512,7 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
         miss_of[n_miss++] = static_cast<std::uint8_t>(i);
     }
     conf.counters->cache_hits.add(n_ok - n_miss);
+    st.cache.end_burst(use_cache ? n_short : n_ok, n_ok - n_miss);
     if (n_miss > 0) {
         conf.counters->cache_misses.add(n_miss);
         std::array<std::uint64_t, max_burst> miss_words;

@@ -236,6 +236,47 @@ TEST(worker, client_cache_answers_repeat_lookups_and_sees_a_route_switch_at_the_
     EXPECT_EQ(t.pool.in_use(), 0U);
 }
 
+// The bypass rule (client_cache.hpp): a cache that does not hit turns itself
+// off; a route switch while it is off is never undone by an entry filled
+// before it once the cache is back on. Fails if an off cache stops
+// following the generation and the first burst back on does not sync.
+TEST(worker, client_cache_turned_off_and_back_on_never_serves_a_route_switched_while_off)
+{
+    rig t("wk_k", 1024, 1);
+    t.state->cache.set_policy({32, 4}); // windows of 32 lookups, off for 128 packets
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 1U);
+    const auto id = *t.table.find(key_for(1));
+    for (int b = 0; b < 4; ++b) { // the cache learns client 1 on the primary route
+        ASSERT_EQ(t.inject(1, 16, 0, 16 * b), 16U);
+        t.poll_until_idle();
+    }
+    ASSERT_TRUE(t.state->cache.on());
+    ASSERT_EQ(t.receive(0).size(), 65U);
+    // 100 unknown sources: nothing hits, the cache turns itself off.
+    for (std::uint32_t host = 100; host < 200; ++host)
+        ASSERT_EQ(t.inject(host, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_FALSE(t.state->cache.on());
+    EXPECT_EQ(t.state->cache.times_turned_off(), 1U);
+    t.receive(0);
+    // Switch while off; client 1's packets must follow it from the next
+    // burst on, through the off period and after the cache is back.
+    t.table.set_route(id, path::shadow);
+    const auto hits = t.counters->cache_hits.read();
+    for (int b = 0; b < 24; ++b) {
+        ASSERT_EQ(t.inject(1, 16, 0, 1000 + 16 * b), 16U);
+        t.poll_until_idle();
+        EXPECT_TRUE(t.receive(0).empty()) << "burst " << b << ": a stale primary route";
+        EXPECT_EQ(t.receive(1).size(), 16U) << "burst " << b;
+    }
+    EXPECT_TRUE(t.state->cache.on());
+    EXPECT_GT(t.counters->cache_hits.read(), hits + 16 * 8) << "back on and answering";
+    EXPECT_EQ(t.stats[id].tx_packets[1].read(), 24U * 16);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
 TEST(worker, client_cache_forgets_a_deleted_client_at_the_next_burst)
 {
     rig t("wk_j", 1024, 1);

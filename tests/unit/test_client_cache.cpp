@@ -152,3 +152,153 @@ TEST(client_cache, four_ways_keep_colliding_keys_and_4096_sequential_sources_fit
     EXPECT_EQ(kept, client_cache::ways);
     EXPECT_TRUE(d->find(same_set[4], client_cache::hash(same_set[4]), w)); // the newest is always there
 }
+
+// The bypass rule (client_cache.hpp: getting out of the way). `traffic`
+// plays the worker's part on a model client table whose every route changes
+// with its generation: probe and insert only on bursts the cache says to
+// use, count what it served that the table would not have.
+namespace {
+
+struct traffic {
+    client_cache& c;
+    std::uint64_t generation = 0;
+    std::uint64_t packets = 0;
+    std::uint64_t probed = 0;
+    std::uint64_t served = 0; // answers from the cache
+    std::uint64_t stale = 0;  // ... that were not the table's current route
+
+    static std::uint64_t route_of(std::uint64_t short_key, std::uint64_t generation)
+    {
+        return word(static_cast<std::uint32_t>(short_key & 0xffffff),
+                    static_cast<std::uint16_t>(generation + 1)); // the epoch: every route moves
+    }
+
+    void burst(const std::vector<std::uint64_t>& keys)
+    {
+        const bool use = c.begin_burst(generation);
+        std::uint32_t hits = 0;
+        for (const auto k : keys) {
+            const auto want = route_of(k, generation);
+            if (!use)
+                continue;
+            const auto h = client_cache::hash(k);
+            std::uint64_t w = 0;
+            if (c.find(k, h, w)) {
+                ++hits;
+                ++served;
+                if (w != want)
+                    ++stale;
+                continue;
+            }
+            c.insert(k, h, want);
+        }
+        c.end_burst(static_cast<std::uint32_t>(keys.size()), hits);
+        packets += keys.size();
+        if (use)
+            probed += keys.size();
+    }
+
+    // `packets` packets in bursts of 32 from `sources` uniformly random sources.
+    void run(std::mt19937& rng, std::uint32_t sources, std::uint64_t n, std::uint32_t first = 0)
+    {
+        std::vector<std::uint64_t> keys(32);
+        for (std::uint64_t done = 0; done < n; done += keys.size()) {
+            for (auto& k : keys)
+                k = v4_key(first + static_cast<std::uint32_t>(rng() % sources));
+            burst(keys);
+        }
+    }
+};
+
+} // namespace
+
+TEST(client_cache, turns_itself_off_under_a_working_set_far_larger_than_it)
+{
+    auto c = std::make_unique<client_cache>();
+    traffic t{*c};
+    std::mt19937 rng(11);
+    t.run(rng, 100'000, 2 * client_cache::bypass_policy{}.window);
+    EXPECT_FALSE(c->on()) << "100 k sources through 8 192 entries hit ~8 %";
+    // Over a long run it only comes back for its trials (2 windows of 66)
+    // and goes off again after each.
+    const auto probed = t.probed;
+    const auto packets = t.packets;
+    t.run(rng, 100'000, 2'000'000);
+    const double share = static_cast<double>(t.probed - probed) / static_cast<double>(t.packets - packets);
+    EXPECT_LT(share, 0.05);
+    EXPECT_GT(share, 0.0) << "it must try again now and then";
+    EXPECT_GE(c->times_turned_off(), 5U);
+    EXPECT_EQ(t.stale, 0U);
+}
+
+TEST(client_cache, comes_back_on_when_the_working_set_shrinks)
+{
+    auto c = std::make_unique<client_cache>();
+    traffic t{*c};
+    std::mt19937 rng(12);
+    t.run(rng, 100'000, 100'000);
+    ASSERT_FALSE(c->on());
+    // 4 096 sources from now on (new ones: nothing of theirs is cached yet).
+    // Within one off period and a trial it is back, and stays.
+    const auto p = client_cache::bypass_policy{};
+    t.run(rng, 4096, std::uint64_t{p.window} * (p.off_windows + 3), 200'000);
+    EXPECT_TRUE(c->on());
+    const auto offs = c->times_turned_off();
+    const auto served = t.served;
+    const auto packets = t.packets;
+    t.run(rng, 4096, 50 * std::uint64_t{p.window}, 200'000);
+    EXPECT_TRUE(c->on());
+    EXPECT_EQ(c->times_turned_off(), offs);
+    EXPECT_GT(static_cast<double>(t.served - served) / static_cast<double>(t.packets - packets), 0.9);
+    EXPECT_EQ(t.stale, 0U);
+}
+
+TEST(client_cache, never_serves_a_route_from_a_generation_it_skipped_while_off)
+{
+    auto c = std::make_unique<client_cache>();
+    c->set_policy({64, 4}); // short windows: a few bursts each
+    traffic t{*c};
+    std::mt19937 rng(13);
+    std::vector<std::uint64_t> hot;
+    for (std::uint32_t i = 0; i < 16; ++i)
+        hot.push_back(v4_key(i));
+    for (int b = 0; b < 8; ++b)
+        t.burst(hot); // cached under generation 0
+    ASSERT_TRUE(c->on());
+    ASSERT_GT(t.served, 0U);
+    t.run(rng, 100'000, 256, 1000);
+    ASSERT_FALSE(c->on());
+    // Entries of generation 0 are still in the sets (going off wipes nothing).
+    unsigned still_cached = 0;
+    std::uint64_t w = 0;
+    for (const auto k : hot)
+        if (c->find(k, client_cache::hash(k), w) && w == traffic::route_of(k, 0))
+            ++still_cached;
+    ASSERT_GT(still_cached, 8U);
+    // The table changes every route while the cache is off ...
+    t.generation = 1;
+    const auto served = t.served;
+    for (int b = 0; b < 64; ++b)
+        t.burst(hot);
+    // ... so once it is back on it serves only generation 1's routes.
+    ASSERT_TRUE(c->on());
+    EXPECT_GT(t.served, served) << "back on and serving";
+    EXPECT_EQ(t.stale, 0U);
+    for (const auto k : hot) {
+        if (c->find(k, client_cache::hash(k), w)) {
+            EXPECT_EQ(w, traffic::route_of(k, 1));
+        }
+    }
+}
+
+TEST(client_cache, window_zero_never_turns_it_off)
+{
+    auto c = std::make_unique<client_cache>();
+    c->set_policy({0, 64});
+    traffic t{*c};
+    std::mt19937 rng(14);
+    t.run(rng, 100'000, 200'000);
+    EXPECT_TRUE(c->on());
+    EXPECT_EQ(t.probed, t.packets);
+    EXPECT_EQ(c->times_turned_off(), 0U);
+}

@@ -26,6 +26,42 @@
 //   no cache holds the old key -> id mapping; before that, the lcore may
 //   still count a packet for the departing id, as it may through rte_hash.
 //
+// Getting out of the way (adaptive bypass, like OVS's EMC insertion
+// probability, but deterministic). A cache that does not hit costs a probe
+// and an insert per packet on top of the table lookup (~10 % at 1 M flows /
+// 100 k clients). So the lcore judges its own hit rate and stops using the
+// cache when it does not pay:
+// - on: every burst probes and inserts. Short-key lookups and their hits
+//   are summed over a window of `policy.window` lookups (4 096); a window
+//   with hits below 1/4 of its lookups turns the cache off. The first window
+//   after turning back on only warms the cache and is not judged.
+// - off: no short key, no hash, no prefetch, no probe, no insert; every
+//   packet goes straight to the client table. After `policy.off_windows`
+//   windows' worth of packets (64 × 4 096 = 256 Ki) the cache turns on
+//   again for a trial (one warm-up window, one judged window), so it comes
+//   back by itself when the working set shrinks; under a set it can never
+//   hold it probes ~3 % of packets (2 of every 66 windows).
+// - window counts are plain members of this per-lcore object: no atomics,
+//   no sharing. The exported cache_hits / cache_misses counters are
+//   unchanged (single writer, relaxed); packets that bypass the cache count
+//   as misses (they went on to the client table).
+// - policy.window == 0: never off (the cache as before; benchmarks use it).
+//
+// Invalidation while off. begin_burst() calls sync() first, on every burst,
+// on or off: an off cache still follows the generation (one load and one
+// compare per burst). An entry is tagged with the tag of the generation it
+// was filled under; a generation seen while off moves the tag just the
+// same, so an entry filled before a route change or delete that happened
+// while the cache was off never matches after it turns back on. Entries
+// whose tag still matches were filled under the table's current generation,
+// which moves on every route change and delete, so they are still the
+// table's answer however long the cache was off; that is why going off does
+// not wipe the sets (a working set that shrinks back finds its entries at
+// once). Were sync ever skipped while off, the first burst back on would
+// still have to sync before its first probe (begin_burst's order) — and the
+// delete argument above needs nothing more: an off lcore serves nothing from
+// the cache, and it syncs before serving anything again.
+//
 // Ownership: one per forwarding lcore (in lcore_state), used only by it. No
 // locks, no allocation, noexcept.
 #pragma once
@@ -93,6 +129,14 @@ public:
     };
     static_assert(sizeof(set) == 64);
 
+    // When the cache turns itself off and back on (the rule above).
+    struct bypass_policy {
+        std::uint32_t window = 4096;    // lookups judged together; 0: never off
+        std::uint32_t off_windows = 64; // windows' worth of packets that skip the cache once off
+    };
+    // A judged window with hits * min_hit_divisor < lookups turns the cache off.
+    static constexpr std::uint32_t min_hit_divisor = 4;
+
     static std::uint32_t hash(std::uint64_t short_key) noexcept
     {
 #if defined(__SSE4_2__)
@@ -114,6 +158,57 @@ public:
             tag_ = 1;
         }
     }
+
+    // Once per burst, before its first lookup, with client_table::generation():
+    // syncs (on or off), then says whether this burst uses the cache.
+    [[nodiscard]] bool begin_burst(std::uint64_t table_generation) noexcept
+    {
+        sync(table_generation);
+        return on_;
+    }
+
+    // After the burst's lookups. On: `lookups` probes with a short key, `hits`
+    // of them answered by the cache. Off: `lookups` packets that skipped it.
+    void end_burst(std::uint32_t lookups, std::uint32_t hits) noexcept
+    {
+        if (policy_.window == 0)
+            return;
+        if (on_) {
+            win_lookups_ += lookups;
+            win_hits_ += hits;
+            if (win_lookups_ < policy_.window) [[likely]]
+                return;
+            if (warming_)
+                warming_ = false;
+            else if (win_hits_ * std::uint64_t{min_hit_divisor} < win_lookups_) {
+                on_ = false;
+                skipped_ = 0;
+                ++turned_off_;
+            }
+            win_lookups_ = 0;
+            win_hits_ = 0;
+            return;
+        }
+        skipped_ += lookups;
+        if (skipped_ >= std::uint64_t{policy_.window} * policy_.off_windows) {
+            on_ = true;
+            warming_ = true;
+        }
+    }
+
+    // Back on, counters reset (also turns adaptivity off with window 0).
+    void set_policy(bypass_policy p) noexcept
+    {
+        policy_ = p;
+        on_ = true;
+        warming_ = false;
+        win_lookups_ = 0;
+        win_hits_ = 0;
+        skipped_ = 0;
+    }
+    [[nodiscard]] bypass_policy policy() const noexcept { return policy_; }
+    [[nodiscard]] bool on() const noexcept { return on_; }
+    [[nodiscard]] std::uint64_t times_turned_off() const noexcept { return turned_off_; }
 
     [[nodiscard]] const set& set_of(std::uint32_t h) const noexcept { return sets_[h & (sets - 1)]; }
 
@@ -157,6 +252,14 @@ private:
     std::uint64_t seen_ = ~std::uint64_t{0}; // no generation seen yet: the first sync moves the tag to 1
     std::uint8_t tag_ = 0;
     unsigned next_victim_ = 0;
+    // The bypass rule's state (this lcore only).
+    bypass_policy policy_{};
+    bool on_ = true;
+    bool warming_ = false;
+    std::uint64_t win_lookups_ = 0;
+    std::uint64_t win_hits_ = 0;
+    std::uint64_t skipped_ = 0;
+    std::uint64_t turned_off_ = 0;
     std::array<set, sets> sets_{};
 };
 
