@@ -31,10 +31,12 @@
 // and an insert per packet on top of the table lookup (~10 % at 1 M flows /
 // 100 k clients). So the lcore judges its own hit rate and stops using the
 // cache when it does not pay:
-// - on: every burst probes and inserts. Short-key lookups and their hits
-//   are summed over a window of `policy.window` lookups (4 096); a window
-//   with hits below 1/4 of its lookups turns the cache off. The first window
-//   after turning back on only warms the cache and is not judged.
+// - on: every burst probes and inserts. Classified packets and the cache's
+//   hits among them are summed over a window of `policy.window` packets
+//   (4 096); a window with hits below 1/4 of its packets turns the cache
+//   off. IPv6 sources (no short key, never cached) count as misses, so an
+//   lcore that sees mostly IPv6 turns its useless cache off too. The first
+//   window after turning back on only warms the cache and is not judged.
 // - off: no short key, no hash, no prefetch, no probe, no insert; every
 //   packet goes straight to the client table. After `policy.off_windows`
 //   windows' worth of packets (64 × 4 096 = 256 Ki) the cache turns on
@@ -131,7 +133,7 @@ public:
 
     // When the cache turns itself off and back on (the rule above).
     struct bypass_policy {
-        std::uint32_t window = 4096;    // lookups judged together; 0: never off
+        std::uint32_t window = 4096;    // classified packets judged together; 0: never off
         std::uint32_t off_windows = 64; // windows' worth of packets that skip the cache once off
     };
     // A judged window with hits * min_hit_divisor < lookups turns the cache off.
@@ -167,8 +169,8 @@ public:
         return on_;
     }
 
-    // After the burst's lookups. On: `lookups` probes with a short key, `hits`
-    // of them answered by the cache. Off: `lookups` packets that skipped it.
+    // After the burst's lookups: `lookups` classified packets, `hits` of them
+    // answered by the cache (0 when off).
     void end_burst(std::uint32_t lookups, std::uint32_t hits) noexcept
     {
         if (policy_.window == 0)
