@@ -56,8 +56,11 @@ import l3fwd_build  # noqa: E402
 import pcapgen  # noqa: E402
 
 TOOLS = ("shadownet", "testpmd", "l3fwd")
-EXTRA_TOOLS = ("rxonly",)  # testpmd rxonly: what the source alone costs (not in the default set)
-LABEL = {"shadownet": "shadownet", "testpmd": "testpmd io", "l3fwd": "l3fwd-EM", "rxonly": "source only"}
+# testpmd rxonly: what the source alone costs; baseline: a second shadownet build (--baseline), run
+# alternating with the first, for before/after comparisons in one run (neither in the default set)
+EXTRA_TOOLS = ("rxonly", "baseline")
+LABEL = {"shadownet": "shadownet", "testpmd": "testpmd io", "l3fwd": "l3fwd-EM", "rxonly": "source only",
+         "baseline": "shadownet baseline"}
 DEFAULT_FLOWS = "16,4096,1000000:100000"
 DOC_BEGIN = "<!-- e2e:begin -->"
 DOC_END = "<!-- e2e:end -->"
@@ -96,6 +99,8 @@ def check_environment(args):
     if missing:
         die("missing " + "; ".join(missing) + ".\n  Run scripts/setup --bench (installs dpdk-doc, "
             "linux-perf, hyperfine), then run this script again.")
+    if "baseline" in args.tools and not (args.baseline and os.access(args.baseline, os.X_OK)):
+        die("--tools baseline needs --baseline BIN, an executable shadownet build")
     if "shadownet" in args.tools and not os.access(args.shadownet, os.X_OK):
         die("%s is not built: ninja -C build, or point --shadownet at a build of your own" % args.shadownet)
     if os.geteuid() != 0 and not os.access(dpdkrun.RUNTIME_ROOT, os.W_OK):
@@ -212,8 +217,8 @@ def shadownet_client_args(args, clients):
 def command(tool, args, prefix, mem_mb, mbufs, files, summary_path, clients):
     pcap, rule_v4, rule_v6 = files
     env = None
-    if tool == "shadownet":
-        argv = [args.shadownet] + eal_args(args, "0-1", prefix, mem_mb, pcap) + [
+    if tool in ("shadownet", "baseline"):
+        argv = [args.shadownet if tool == "shadownet" else args.baseline] + eal_args(args, "0-1", prefix, mem_mb, pcap) + [
             # --duration: only a backstop, the harness stops it with SIGINT long before.
             "--", "--duration", "%d" % (args.start_timeout + args.warmup + args.duration + 60), "-q",
             "--port-pairs", "%d:%d" % (SRC_PORT, SINK_PORT),
@@ -266,7 +271,7 @@ def own_figures(tool, log_path, summary_path):
         if m:
             out["own_tx"] = int(m.group(1))
             out["own_tx_dropped"] = int(m.group(2))
-    elif tool == "shadownet":
+    elif tool in ("shadownet", "baseline"):
         try:
             with open(summary_path) as f:
                 s = json.load(f)
@@ -500,6 +505,8 @@ def summarise(results, specs, tools):
             sn, tp, l3 = row.get(("shadownet", m)), row.get(("testpmd", m)), row.get(("l3fwd", m))
             row[("sn/l3fwd", m)] = sn / l3 if sn and l3 else None
             row[("sn/testpmd", m)] = sn / tp if sn and tp else None
+            bl = row.get(("baseline", m))
+            row[("sn/baseline", m)] = sn / bl if sn and bl else None
         rows.append(row)
     ref = next((r for r in rows if r["flows"] == 4096), None)
     for r in rows:
@@ -529,6 +536,8 @@ def table(rows, tools, metric="mpps"):
         ratios.append(("sn/l3fwd", "shadownet / l3fwd-EM"))
     if "shadownet" in tools and "testpmd" in tools:
         ratios.append(("sn/testpmd", "shadownet / testpmd io"))
+    if "shadownet" in tools and "baseline" in tools:
+        ratios.append(("sn/baseline", "shadownet / baseline"))
     if "shadownet" in tools and any(r["flows"] == 4096 for r in rows) and len(rows) > 1:
         ratios.append(("sn/4096", "shadownet / its 4 096-flow rate"))
     head += [h for _, h in ratios]
@@ -823,7 +832,8 @@ def main():
     ap.add_argument("--flows", type=flow_specs, default=flow_specs(DEFAULT_FLOWS),
                     help="comma-separated flow specs (default %s)" % DEFAULT_FLOWS)
     ap.add_argument("--tools", default=",".join(TOOLS),
-                    help="comma-separated subset of %s, plus rxonly (testpmd rxonly: the source alone)"
+                    help="comma-separated subset of %s, plus rxonly (testpmd rxonly: the source alone) and "
+                         "baseline (a second shadownet build, --baseline)"
                          % ",".join(TOOLS))
     ap.add_argument("--reps", type=int, default=3, help="runs per tool and flow count (default 3)")
     ap.add_argument("--duration", type=float, default=10, help="measured window per run, seconds (default 10)")
@@ -832,6 +842,9 @@ def main():
     ap.add_argument("--shadownet", default=os.path.join(REPO, "build/app/shadownet/shadownet"),
                     help="the appliance binary (default build/app/shadownet/shadownet)")
     ap.add_argument("--shadownet-args", default="", help="extra shadownet options, e.g. '--max-clients 200000'")
+    ap.add_argument("--baseline", default=None,
+                    help="a second shadownet binary (e.g. a build of the commit before a change): "
+                         "--tools shadownet,baseline,... runs it alternating with --shadownet, same options")
     ap.add_argument("--testpmd", default="/usr/bin/dpdk-testpmd")
     ap.add_argument("--outdir", default=os.path.join(REPO, "build/bench"),
                     help="pcaps, rule files, the l3fwd build and failed runs' logs (default build/bench)")
@@ -862,10 +875,13 @@ def main():
         return rerender(args)
     args.outdir = os.path.abspath(args.outdir)
     args.shadownet = os.path.abspath(args.shadownet)
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
     check_environment(args)
     args.shadownet_help = ""
-    if "shadownet" in args.tools:
-        args.shadownet_help = subprocess.run([args.shadownet, "--help"], capture_output=True, text=True).stdout
+    if "shadownet" in args.tools or "baseline" in args.tools:
+        args.shadownet_help = subprocess.run([args.shadownet if "shadownet" in args.tools else args.baseline,
+                                              "--help"], capture_output=True, text=True).stdout
     args.perf_ok, args.perf_note = perf_supported() if args.perf else (False, "")
     if args.perf and not args.perf_ok:
         log("e2e: --perf: %s; measuring without it" % args.perf_note)

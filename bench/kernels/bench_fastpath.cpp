@@ -186,8 +186,14 @@ void BM_telemetry(benchmark::State& state)
 }
 
 // The whole pass: B0 -> A0 -> lcore_poll -> A1 -> B1, the far end putting
-// the same mbufs back on B0. Counts the far end's ring work too.
-void BM_rtc(benchmark::State& state)
+// the same mbufs back on B0. Counts the far end's ring work too. BM_rtc is
+// the appliance as built; BM_rtc_cache_always the same with the client
+// cache's bypass rule disabled (policy window 0), for before/after in one run.
+// With churn the far end rewrites each returning packet's source to the next
+// of a random sequence over all the clients, so the lcore sees the whole
+// client population (without it the 2 048 packets in flight carry at most
+// 2 048 distinct sources, which the client cache always holds).
+void run_rtc(benchmark::State& state, bool cache_bypass, bool churn = false)
 {
     const auto clients = static_cast<std::uint32_t>(state.range(0));
     const auto flows = static_cast<std::uint32_t>(state.range(1));
@@ -219,6 +225,8 @@ void BM_rtc(benchmark::State& state)
     auto stats = std::make_unique<sd::client_lcore_stats[]>(clients + 1);
     auto egress = std::make_unique<sd::client_egress[]>(clients + 1);
     auto st = std::make_unique<sd::lcore_state>();
+    if (!cache_bypass)
+        st->cache.set_policy({0, 0});
     auto counters = std::make_unique<sd::lcore_counters>();
     std::atomic<bool> quit{false};
     sd::lcore_conf conf;
@@ -253,17 +261,47 @@ void BM_rtc(benchmark::State& state)
         write_udp(mbufs[i], f % clients, static_cast<std::uint16_t>(f / clients));
     }
     rte_eth_tx_burst(c0.side_b(), 0, mbufs.data(), static_cast<std::uint16_t>(mbufs.size()));
+    std::vector<rte_be32_t> sources(churn ? 1U << 20 : 0);
+    for (auto& a : sources)
+        a = rte_cpu_to_be_32((10U << 24) | static_cast<std::uint32_t>(rng() % clients));
+    std::size_t next_source = 0;
     std::array<rte_mbuf*, burst> back{};
     std::uint64_t moved = 0;
     for (auto _ : state) {
         moved += sd::lcore_poll(conf, *st);
         const auto n = rte_eth_rx_burst(c1.side_b(), 0, back.data(), burst);
+        if (churn)
+            for (unsigned i = 0; i < n; ++i) {
+                auto* ip = rte_pktmbuf_mtod_offset(back[i], rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+                ip->src_addr = sources[next_source++ & (sources.size() - 1)];
+            }
         rte_eth_tx_burst(c0.side_b(), 0, back.data(), n);
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(moved));
     state.counters["drops"] = static_cast<double>(counters->port[c0.side_a()].drops[0].read());
+    state.counters["cache_off"] = st->cache.on() ? 0.0 : 1.0;
     rte_rcu_qsbr_thread_unregister(table.rcu(), conf.lcore_id);
     // What is still on the wire is freed with the pool.
+}
+
+void BM_rtc(benchmark::State& state)
+{
+    run_rtc(state, true);
+}
+
+void BM_rtc_cache_always(benchmark::State& state)
+{
+    run_rtc(state, false);
+}
+
+void BM_rtc_churn(benchmark::State& state)
+{
+    run_rtc(state, true, true);
+}
+
+void BM_rtc_churn_cache_always(benchmark::State& state)
+{
+    run_rtc(state, false, true);
 }
 
 } // namespace
@@ -273,6 +311,9 @@ BENCHMARK(BM_classify)->Arg(16)->Arg(4096)->Arg(100'000);
 BENCHMARK(BM_handoff);
 BENCHMARK(BM_telemetry)->Arg(16)->Arg(4096)->Arg(100'000);
 BENCHMARK(BM_rtc)->Args({16, 16})->Args({4096, 4096})->Args({100'000, 1'000'000});
+BENCHMARK(BM_rtc_cache_always)->Args({16, 16})->Args({4096, 4096})->Args({100'000, 1'000'000});
+BENCHMARK(BM_rtc_churn)->Args({100'000, 1'000'000});
+BENCHMARK(BM_rtc_churn_cache_always)->Args({100'000, 1'000'000});
 
 int main(int argc, char** argv)
 {

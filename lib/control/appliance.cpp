@@ -993,6 +993,8 @@ std::vector<lcore_snapshot> appliance::lcore_stats() const
         ls.hold_overflow = c.hold_overflow.read();
         ls.announced = c.announced.read();
         ls.announce_lost = c.announce_lost.read();
+        ls.cache_hits = c.cache_hits.read();
+        ls.cache_misses = c.cache_misses.read();
         out.push_back(std::move(ls));
     }
     return out;

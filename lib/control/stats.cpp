@@ -335,6 +335,8 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.member("hold_overflow", l.hold_overflow);
         w.member("clients_announced", l.announced);
         w.member("announce_lost", l.announce_lost);
+        w.member("client_cache_hits", l.cache_hits);
+        w.member("client_cache_misses", l.cache_misses);
         w.end_object();
     }
     w.end_array();

@@ -88,7 +88,7 @@ void client_table::on_reclaimed(void* self, void* key_data)
 {
     auto& t = *static_cast<client_table*>(self);
     const auto r = route::unpack(reinterpret_cast<std::uintptr_t>(key_data));
-    t.free_.push_back(r.client);
+    t.free_.push_back(r.client & ~dead_flag); // deleted entries carry the dead flag (remove)
     t.full_.store(false, std::memory_order_relaxed);
 }
 
@@ -121,7 +121,7 @@ std::optional<std::uint32_t> client_table::add(const client_key& key)
 std::optional<std::uint32_t> client_table::find(const client_key& key) const
 {
     void* data = nullptr;
-    if (rte_hash_lookup_data(hash_, &key, &data) < 0)
+    if (rte_hash_lookup_data(hash_, &key, &data) < 0 || is_dead(reinterpret_cast<std::uintptr_t>(data)))
         return std::nullopt;
     return route::unpack(reinterpret_cast<std::uintptr_t>(data)).client;
 }
@@ -142,6 +142,8 @@ route client_table::set_route(std::uint32_t client, path via, std::uint8_t port,
     if (rc != 0)
         throw dpdk_error(fmt::format("cannot update the route of client {}", client), rc);
     s.current = r;
+    // After the store: an lcore that sees the new generation looks up the new route.
+    bump_generation();
     return r;
 }
 
@@ -157,6 +159,16 @@ void client_table::remove(std::uint32_t client)
     if (!exists(client))
         return;
     slot& s = slots_[client];
+    // 1. Dead: from now on a lookup that still finds the key treats it as a
+    //    miss, so no lcore caches the old key -> id mapping again.
+    route dead = s.current;
+    dead.client |= dead_flag;
+    rte_hash_add_key_data(hash_, &s.key, reinterpret_cast<void*>(static_cast<std::uintptr_t>(dead.pack())));
+    // 2. Every lcore cache forgets what it holds at its next burst.
+    bump_generation();
+    // 3. The key goes; its RCU token is started (a release) after 1 and 2,
+    //    so an lcore whose quiescent state counts for it has seen both, and
+    //    the id comes back only once every lcore has (client_cache.hpp).
     rte_hash_del_key(hash_, &s.key);
     s.in_use = false;
     --count_;

@@ -190,3 +190,137 @@ TEST(worker, lcore_main_finishes_when_told_to_quit)
     rte_rcu_qsbr_thread_register(t.table.rcu(), t.conf.lcore_id);
     EXPECT_EQ(t.counters->loops.read(), 0U);
 }
+
+// The lcore's client cache (client_cache.hpp) in front of the table: hits
+// after the first lookup, and never a stale answer after a route switch or a
+// delete. Both tests fail if client_table stops moving its generation.
+TEST(worker, client_cache_answers_repeat_lookups_and_sees_a_route_switch_at_the_next_burst)
+{
+    rig t("wk_i", 1024, 1);
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 1U);
+    const auto id = *t.table.find(key_for(1));
+    t.receive(0);
+    const auto misses = t.counters->cache_misses.read();
+    ASSERT_EQ(t.inject(1, 1, 0, 1), 1U); // the table answers, the cache learns
+    t.poll_until_idle();
+    EXPECT_EQ(t.counters->cache_misses.read(), misses + 1);
+    const auto hits = t.counters->cache_hits.read();
+    ASSERT_EQ(t.inject(1, 8, 0, 2), 8U); // the cache answers
+    t.poll_until_idle();
+    EXPECT_EQ(t.counters->cache_hits.read(), hits + 8);
+    EXPECT_EQ(t.counters->cache_misses.read(), misses + 1);
+    ASSERT_EQ(t.receive(0).size(), 9U);
+
+    // Switch: the next packets go to the shadow queue (the old one is empty,
+    // so at once), never on the cached primary route.
+    t.table.set_route(id, path::shadow);
+    ASSERT_EQ(t.inject(1, 4, 0, 10), 4U);
+    t.poll_until_idle();
+    EXPECT_TRUE(t.receive(0).empty());
+    const auto shadow = t.receive(1);
+    ASSERT_EQ(shadow.size(), 4U);
+    EXPECT_EQ(shadow.front().seq, 10U);
+    EXPECT_EQ(t.stats[id].tx_packets[1].read(), 4U);
+    // ... and back, many times: every burst after a switch follows it.
+    for (int flip = 0; flip < 50; ++flip) {
+        const auto via = flip % 2 == 0 ? path::primary : path::shadow;
+        t.table.set_route(id, via);
+        ASSERT_EQ(t.inject(1, 2, 0, 100 + 2 * flip), 2U);
+        t.poll_until_idle();
+        const auto q = static_cast<std::uint16_t>(via == path::primary ? 0 : 1);
+        EXPECT_EQ(t.receive(q).size(), 2U) << "flip " << flip;
+        EXPECT_TRUE(t.receive(static_cast<std::uint16_t>(1 - q)).empty()) << "flip " << flip;
+    }
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+// The bypass rule (client_cache.hpp): a cache that does not hit turns itself
+// off; a route switch while it is off is never undone by an entry filled
+// before it once the cache is back on. Fails if an off cache stops
+// following the generation and the first burst back on does not sync.
+TEST(worker, client_cache_turned_off_and_back_on_never_serves_a_route_switched_while_off)
+{
+    rig t("wk_k", 1024, 1);
+    t.state->cache.set_policy({32, 4}); // windows of 32 lookups, off for 128 packets
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 1U);
+    const auto id = *t.table.find(key_for(1));
+    for (int b = 0; b < 4; ++b) { // the cache learns client 1 on the primary route
+        ASSERT_EQ(t.inject(1, 16, 0, 16 * b), 16U);
+        t.poll_until_idle();
+    }
+    ASSERT_TRUE(t.state->cache.on());
+    ASSERT_EQ(t.receive(0).size(), 65U);
+    // 100 unknown sources: nothing hits, the cache turns itself off.
+    for (std::uint32_t host = 100; host < 200; ++host)
+        ASSERT_EQ(t.inject(host, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_FALSE(t.state->cache.on());
+    EXPECT_EQ(t.state->cache.times_turned_off(), 1U);
+    t.receive(0);
+    // Switch while off; client 1's packets must follow it from the next
+    // burst on, through the off period and after the cache is back.
+    t.table.set_route(id, path::shadow);
+    const auto hits = t.counters->cache_hits.read();
+    for (int b = 0; b < 24; ++b) {
+        ASSERT_EQ(t.inject(1, 16, 0, 1000 + 16 * b), 16U);
+        t.poll_until_idle();
+        EXPECT_TRUE(t.receive(0).empty()) << "burst " << b << ": a stale primary route";
+        EXPECT_EQ(t.receive(1).size(), 16U) << "burst " << b;
+    }
+    EXPECT_TRUE(t.state->cache.on());
+    EXPECT_GT(t.counters->cache_hits.read(), hits + 16 * 8) << "back on and answering";
+    EXPECT_EQ(t.stats[id].tx_packets[1].read(), 24U * 16);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}
+
+TEST(worker, client_cache_forgets_a_deleted_client_at_the_next_burst)
+{
+    rig t("wk_j", 1024, 1);
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    ASSERT_EQ(t.inject(2, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 2U);
+    const auto one = *t.table.find(key_for(1));
+    ASSERT_EQ(t.inject(1, 4, 0, 1), 4U);
+    ASSERT_EQ(t.inject(2, 4, 0, 1), 4U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.inject(1, 4, 0, 5), 4U); // now from the cache
+    t.poll_until_idle();
+    EXPECT_EQ(t.stats[one].rx_packets.read(), 8U);
+    const auto hits = t.counters->cache_hits.read();
+    EXPECT_GE(hits, 4U);
+
+    // Ageing deletes client 1: its packets are the default client's again
+    // (and announced as a newcomer), never counted for the departed id.
+    t.table.remove(one);
+    t.state->announce_filter.fill(0); // its first announce was under a millisecond ago
+    const auto announced = t.counters->announced.read();
+    const auto dflt = t.stats[default_client].rx_packets.read();
+    ASSERT_EQ(t.inject(1, 4, 0, 9), 4U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.stats[one].rx_packets.read(), 8U);
+    EXPECT_EQ(t.stats[default_client].rx_packets.read(), dflt + 4);
+    EXPECT_EQ(t.counters->announced.read(), announced + 1);
+    // Client 2 is still known; the cache learns it again after the flush.
+    const auto two = *t.table.find(key_for(2));
+    const auto two_rx = t.stats[two].rx_packets.read();
+    ASSERT_EQ(t.inject(2, 4, 0, 5), 4U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.inject(2, 4, 0, 9), 4U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.stats[two].rx_packets.read(), two_rx + 8);
+    EXPECT_EQ(t.counters->cache_hits.read(), hits + 4);
+    // The source comes back as a new client.
+    const auto again = t.register_clients();
+    ASSERT_EQ(again.size(), 1U);
+    EXPECT_NE(again[0], two);
+    ASSERT_EQ(t.inject(1, 4, 0, 13), 4U);
+    t.poll_until_idle();
+    EXPECT_EQ(t.stats[again[0]].rx_packets.read() - (again[0] == one ? 8U : 0U), 4U);
+    t.receive(0);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}

@@ -10,6 +10,13 @@
 //
 // Forwarding lcores register with rcu() by lcore id, report quiescence every
 // few loops and go offline while idle (see dataplane::worker).
+//
+// Generation. Forwarding lcores keep a cache of recent lookups
+// (client_cache.hpp). The control lcore moves generation() after every route
+// change (after the new word is stored) and in every delete (after the entry
+// is marked dead, before the key goes and its RCU token is released); an
+// lcore loads it once per burst and forgets its cache when it moved. A dead
+// entry (is_dead) is looked up as a miss and never cached.
 #pragma once
 
 #include <atomic>
@@ -42,6 +49,16 @@ public:
                                   &hits, reinterpret_cast<void**>(routes));
         return hits;
     }
+    // Fast path: loaded once per burst, before the burst's lookups (see above).
+    [[nodiscard]] std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+    // A hit on a client being deleted: treat as a miss. The word keeps the
+    // id below the flag (ids are < 2^24) for the RCU reclaim callback.
+    static constexpr std::uint32_t dead_flag = 0x80000000U;
+    static constexpr bool is_dead(std::uint64_t route_word) noexcept
+    {
+        return (static_cast<std::uint32_t>(route_word) & dead_flag) != 0;
+    }
+
     // Set by the control lcore when no id is left; read by forwarding lcores
     // to decide between the default client and a client_limit drop.
     [[nodiscard]] bool full() const noexcept { return full_.load(std::memory_order_relaxed); }
@@ -97,6 +114,15 @@ private:
     std::vector<std::uint32_t> free_;  // ids ready for reuse
     std::uint32_t count_ = 0;
     std::atomic<bool> full_{false};
+    // Written by the control lcore only, read every burst by the lcores: a
+    // line of its own, away from count_ and the vectors.
+    alignas(64) std::atomic<std::uint64_t> generation_{0};
+    char pad_[64 - sizeof(std::atomic<std::uint64_t>)] = {};
+
+    void bump_generation() noexcept
+    {
+        generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
 };
 
 } // namespace shadownet::dataplane

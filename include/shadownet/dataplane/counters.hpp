@@ -51,6 +51,8 @@ struct alignas(64) lcore_counters {
     relaxed_counter hold_overflow;   // packets sent on the old egress because the hold queue was full
     relaxed_counter held;            // gauge: packets in the hold queue now
     relaxed_counter handoff_rx;      // pipeline worker: packets taken from hand-off rings
+    relaxed_counter cache_hits;      // client lookups answered by the lcore's client cache
+    relaxed_counter cache_misses;    // ... that went on to the client table (IPv6 sources always do; all while the cache is off)
     std::array<port_counters, max_ports> port;
 };
 

@@ -10,7 +10,7 @@
 // Ownership and ordering. The control lcore is the only writer of both
 // arrays; forwarding lcores read them. Each word is self-contained (nothing
 // else is published with it), so stores and loads are relaxed:
-// - the role word is loaded once per packet (resolve, worker.cpp);
+// - the role word is loaded once per burst and ingress port (resolve, worker.cpp);
 // - a port's flags are loaded once per RX queue per loop and once per TX burst.
 //
 // A new role carries epoch + 1, and the fast path adds the role's epoch to

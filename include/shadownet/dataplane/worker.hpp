@@ -31,6 +31,7 @@
 #include <rte_ring.h>
 
 #include "shadownet/dataplane/capacity.hpp"
+#include "shadownet/dataplane/client_cache.hpp"
 #include "shadownet/dataplane/client_key.hpp"
 #include "shadownet/dataplane/client_table.hpp"
 #include "shadownet/dataplane/counters.hpp"
@@ -146,6 +147,7 @@ struct alignas(64) lcore_state {
     unsigned idle_loops = 0;
     std::uint64_t loop = 0;
     std::array<std::uint64_t, 1024> announce_filter{}; // key hash -> TSC of last announce
+    client_cache cache;                                // lookups in front of the client table (rtc, rx)
 };
 
 // What a pipeline RX lcore leaves in the mbuf for the worker.
