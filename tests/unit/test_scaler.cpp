@@ -168,11 +168,13 @@ TEST(scaler, a_hanging_hook_never_blocks_a_tick_and_is_killed_at_its_timeout)
     for (int i = 0; i < 500 && slurp(marker).empty(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ASSERT_FALSE(slurp(marker).empty());
+    // Its pid now: once it is killed, the tick may start the next request's
+    // hook at once, whose `echo $$ >` truncates the marker again.
+    const auto pid = std::stoi(slurp(marker));
     t += 1.0; // past the timeout
     s.tick(t, {{1, 2000, 1000, 10}});
     ASSERT_EQ(s.events().size(), 1U);
     EXPECT_NE(s.events()[0].result.find("timed out"), std::string::npos) << s.events()[0].result;
-    const auto pid = std::stoi(slurp(marker));
     EXPECT_NE(::kill(pid, 0), 0) << "the hook process is gone";
     std::remove(marker);
     std::remove(cfg.hook.c_str());
