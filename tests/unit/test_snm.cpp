@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,31 @@ using namespace shadownet::snm;
 namespace {
 
 constexpr double tick = 0.1;
+
+// One tick of what the fast path reports for clients offering `offered` (id,
+// pps) towards egress 1 in 64-byte packets: the simulated primary of
+// `capacity` pps drops its overflow from every client on it in proportion;
+// a client on the shadow is carried whole. `via` is the routes the test has
+// applied (absent: primary).
+std::vector<observation> through_the_primary(const std::vector<std::pair<std::uint32_t, double>>& offered,
+                                             std::map<std::uint32_t, path>& via, double capacity)
+{
+    std::vector<observation> obs;
+    double primary = 0;
+    for (const auto& [id, pps] : offered) {
+        observation o{id, 1, pps, pps * 512, 0, 0, 0};
+        if (via[id] == path::primary)
+            primary += pps;
+        else
+            o.shadow_tx_pps = pps;
+        obs.push_back(o);
+    }
+    const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
+    for (auto& o : obs)
+        if (via[o.id] == path::primary)
+            o.primary_drop_pps = o.pps * loss_share;
+    return obs;
+}
 
 struct outcome {
     double well_behaved_lost = 0; // packets the other clients lost on the primary
@@ -46,29 +72,13 @@ outcome simulate(snm_policy policy, unsigned n, double base, double capacity, do
     std::uniform_real_distribution<double> noise(0.97, 1.03);
     outcome out;
     for (double t = tick; t <= seconds; t += tick) {
-        std::vector<observation> obs;
-        double primary = 0;
-        for (std::uint32_t id = 1; id <= n; ++id) {
-            observation o;
-            o.id = id;
-            o.egress = 1;
-            o.pps = base * noise(rng) * (id == 1 ? surge(t) : 1.0);
-            o.bps = o.pps * 64 * 8;
-            if (via[id] == path::primary)
-                primary += o.pps;
-            else
-                o.shadow_tx_pps = o.pps;
-            obs.push_back(o);
-        }
-        // The link drops its overflow from every client in proportion.
-        const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
-        for (auto& o : obs) {
-            if (via[o.id] != path::primary)
-                continue;
-            o.primary_drop_pps = o.pps * loss_share;
+        std::vector<std::pair<std::uint32_t, double>> offered;
+        for (std::uint32_t id = 1; id <= n; ++id)
+            offered.emplace_back(id, base * noise(rng) * (id == 1 ? surge(t) : 1.0));
+        const auto obs = through_the_primary(offered, via, capacity);
+        for (const auto& o : obs)
             if (o.id != 1)
                 out.well_behaved_lost += o.primary_drop_pps * tick;
-        }
         for (const auto& o : obs)
             if (o.id != 1)
                 out.offered += o.pps * tick;
@@ -242,24 +252,13 @@ flood_outcome flood(snm_policy policy)
                 m.client_added(next, "spoofed", t);
                 ++out.newcomers;
             }
-        std::vector<observation> obs;
-        double primary = 0;
-        for (std::uint32_t id = 1; id < next; ++id) {
-            observation o{id, 1, id <= 10 ? 100.0 : 20.0, 0, 0, 0, 0};
-            o.bps = o.pps * 512;
-            if (via[id] == path::primary)
-                primary += o.pps;
-            else
-                o.shadow_tx_pps = o.pps;
-            obs.push_back(o);
-        }
-        const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
-        for (auto& o : obs)
-            if (via[o.id] == path::primary) {
-                o.primary_drop_pps = o.pps * loss_share;
-                if (o.id <= 10)
-                    out.well_behaved_lost += o.primary_drop_pps * tick;
-            }
+        std::vector<std::pair<std::uint32_t, double>> offered;
+        for (std::uint32_t id = 1; id < next; ++id)
+            offered.emplace_back(id, id <= 10 ? 100.0 : 20.0);
+        const auto obs = through_the_primary(offered, via, capacity);
+        for (const auto& o : obs)
+            if (o.id <= 10)
+                out.well_behaved_lost += o.primary_drop_pps * tick;
         for (const auto& a : m.tick(t, obs)) {
             if (a.what == action::kind::newcomers)
                 out.newcomers_to_shadow = out.newcomers_to_shadow || a.via == path::shadow;
@@ -375,21 +374,13 @@ adapt_outcome adapt_run(bool adapt, double seconds, Demand demand, Glitch glitch
     std::mt19937 rng(3);
     std::uniform_real_distribution<double> noise(0.97, 1.03);
     for (double t = tick; t <= seconds; t += tick) {
-        std::vector<observation> obs;
-        double primary = 0;
-        for (std::uint32_t id = 1; id <= 10; ++id) {
-            observation o{id, 1, 100 * noise(rng) * demand(id, t), 0, 0, 0, 0};
-            o.bps = o.pps * 512;
-            if (via[id] == path::primary)
-                primary += o.pps;
-            else
-                o.shadow_tx_pps = o.pps;
-            obs.push_back(o);
-        }
-        const double loss_share = primary > capacity ? (primary - capacity) / primary : 0;
+        std::vector<std::pair<std::uint32_t, double>> offered;
+        for (std::uint32_t id = 1; id <= 10; ++id)
+            offered.emplace_back(id, 100 * noise(rng) * demand(id, t));
+        auto obs = through_the_primary(offered, via, capacity);
         for (auto& o : obs)
             if (via[o.id] == path::primary)
-                o.primary_drop_pps = o.pps * loss_share + (glitch(t) ? 5 : 0);
+                o.primary_drop_pps += glitch(t) ? 5 : 0;
         for (const auto& a : m.tick(t, obs))
             if (a.what == action::kind::route)
                 via[a.id] = a.via;
