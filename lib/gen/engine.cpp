@@ -216,6 +216,8 @@ struct alignas(64) engine::tx_shard {
     std::uint64_t released = 0;        // packets released in this tick
     std::uint64_t quota_total = 0;
     double quota_per_tsc = 0;
+    double catch_up_credit = 0;        // packets it may release now under scenario::catch_up
+    std::uint64_t credit_tsc = 0;      // when the credit was last brought up to date
     std::atomic<double> rate{0};       // total pps this tick
 };
 
@@ -686,9 +688,20 @@ void engine::poll_tx(unsigned shard) noexcept
     const std::uint64_t due =
         elapsed >= tick_tsc_ ? s.quota_total
                              : std::min(s.quota_total, static_cast<std::uint64_t>(elapsed * s.quota_per_tsc) + 1);
-    if (due > s.released) {
-        const auto n = static_cast<unsigned>(std::min<std::uint64_t>(due - s.released, burst_));
-        s.released += send_burst(s, n, now);
+    auto n = static_cast<unsigned>(std::min<std::uint64_t>(due > s.released ? due - s.released : 0, burst_));
+    if (sc_.catch_up > 0) {
+        // Credit at catch_up x the tick's rate, at most a burst: on schedule
+        // it never binds; behind, the backlog leaves at that rate.
+        const double earned = static_cast<double>(now - s.credit_tsc) * s.quota_per_tsc * sc_.catch_up;
+        s.credit_tsc = now;
+        s.catch_up_credit = std::min(s.catch_up_credit + earned, static_cast<double>(burst_));
+        n = std::min(n, static_cast<unsigned>(s.catch_up_credit));
+    }
+    if (n > 0) {
+        const unsigned sent = send_burst(s, n, now);
+        s.released += sent;
+        if (sc_.catch_up > 0)
+            s.catch_up_credit -= sent;
     }
 }
 

@@ -98,8 +98,12 @@ void set_general(scenario& s, const where& w, const std::string& key, const std:
         s.duration = number(w, key, v, 0, 1e7);
     else if (key == "tick")
         s.tick = number(w, key, v, 0.001, 60);
-    else
-        w.fail(fmt::format("unknown setting '{}' (general settings: duration, tick)", key));
+    else if (key == "catch_up") {
+        s.catch_up = number(w, key, v, 0, 1000);
+        if (s.catch_up > 0 && s.catch_up <= 1)
+            w.fail("catch_up must be 0 (off) or above 1: at 1 or less a stalled generator never catches up");
+    } else
+        w.fail(fmt::format("unknown setting '{}' (general settings: duration, tick, catch_up)", key));
 }
 
 void set_group(client_group& g, const where& w, const std::string& key, const std::string& v,

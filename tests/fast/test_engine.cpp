@@ -391,6 +391,76 @@ TEST(engine, pcap_original_timing_after_a_stall)
     rte_vdev_uninit("net_ring_engs");
 }
 
+// A stalled generator (its thread descheduled for 40 ms, 800 packets behind
+// at 20 kpps) with scenario::catch_up: the backlog leaves at most at
+// catch_up x the rate (plus one burst), and is still all sent; without it,
+// the same stall puts the whole backlog on the wire back to back.
+TEST(engine, catch_up_paces_the_backlog_after_a_stall)
+{
+    auto pool = dpdk::mempool::pktmbuf("engc_pool", 8191, 0, 0);
+    dpdk::ring wire("engc_wire", 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* rings[] = {wire.get()};
+    const int id = rte_eth_from_rings("engc", rings, 1, rings, 1, 0);
+    ASSERT_GE(id, 0);
+    {
+        const auto pid = static_cast<std::uint16_t>(id);
+        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
+        port.start();
+        const auto drain = [&wire] {
+            std::array<void*, 64> got{};
+            unsigned n = 0;
+            while ((n = wire.dequeue_burst(got)) > 0)
+                for (unsigned i = 0; i < n; ++i)
+                    rte_pktmbuf_free(static_cast<rte_mbuf*>(got[i]));
+        };
+        const auto hz = static_cast<double>(rte_get_tsc_hz());
+        constexpr double rate = 20000;
+        constexpr unsigned burst = 32;
+        for (const double catch_up : {0.0, 1.25}) {
+            SCOPED_TRACE(catch_up);
+            auto sc = gen::simple_scenario(4, rate, 0.4);
+            sc.tick = 0.1;
+            sc.catch_up = catch_up;
+            gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), burst);
+            const auto run_until = [&](std::uint64_t tsc) {
+                while (rte_rdtsc() < tsc) {
+                    e.poll_tx(0);
+                    drain();
+                }
+            };
+            const std::uint64_t start = rte_rdtsc();
+            ASSERT_TRUE(e.tick(0));
+            run_until(start + static_cast<std::uint64_t>(0.02 * hz));
+            // The stall: no polls for 40 ms.
+            const std::uint64_t resume = start + static_cast<std::uint64_t>(0.06 * hz);
+            while (rte_rdtsc() < resume) {
+            }
+            const std::uint64_t before = e.totals().sent;
+            const std::uint64_t t0 = rte_rdtsc();
+            for (int i = 0; i < 30; ++i) {
+                e.poll_tx(0);
+                drain();
+            }
+            const double elapsed = static_cast<double>(rte_rdtsc() - t0) / hz;
+            const std::uint64_t right_after = e.totals().sent - before;
+            if (catch_up > 0)
+                EXPECT_LE(static_cast<double>(right_after), catch_up * rate * elapsed + burst + 1);
+            else
+                EXPECT_GE(right_after, 700U); // ~800 behind, 30 polls of up to 32
+            // The rest of the run: every tick's quota goes out, the backlog included.
+            for (int k = 1; k <= 4; ++k) {
+                run_until(start + static_cast<std::uint64_t>(k * 0.1 * hz));
+                e.tick(k * 0.1);
+            }
+            run_until(rte_rdtsc() + static_cast<std::uint64_t>(0.1 * hz));
+            EXPECT_NEAR(static_cast<double>(e.totals().sent), e.totals().offered, 0.01 * e.totals().offered);
+            drain();
+        }
+        EXPECT_EQ(pool.in_use(), 0U);
+    }
+    rte_vdev_uninit("net_ring_engc");
+}
+
 // Per-client latency through a far end that holds every packet for a known
 // time before handing it back: clients 0-1 are held 2.5 ms, clients 2-3 are
 // held 20 ms, client 4 (past the engine's latency_clients = 4) 2.5 ms. Each

@@ -151,6 +151,7 @@ TEST(scenario, parses_groups_and_general_settings)
 # two groups
 duration = 12
 tick = 0.05
+catch_up = 1.5
 
 [group web]
 clients = 8
@@ -176,6 +177,7 @@ spoof = 1000
                                   "test.scn");
     EXPECT_DOUBLE_EQ(s.duration, 12);
     EXPECT_DOUBLE_EQ(s.tick, 0.05);
+    EXPECT_DOUBLE_EQ(s.catch_up, 1.5);
     ASSERT_EQ(s.groups.size(), 2U);
     EXPECT_EQ(s.client_count(), 9U);
     const auto& web = s.groups[0];
@@ -207,6 +209,8 @@ TEST(scenario, errors_name_the_line_and_setting)
     EXPECT_NE(error_of("[group a]\nclients 4\n").find("line 2: 'clients 4' is not 'name = value'"),
               std::string::npos);
     EXPECT_NE(error_of("duration = 3\n").find("no [group NAME] sections"), std::string::npos);
+    EXPECT_NE(error_of("catch_up = 1\n[group a]\n").find("line 1: catch_up must be 0 (off) or above 1"),
+              std::string::npos);
     EXPECT_NE(error_of("[group a]\nprofile = trace\n").find("needs trace = FILE"), std::string::npos);
     EXPECT_NE(error_of("[group a]\nprofile = ramp\nat = 5\nuntil = 2\n").find("until > at"), std::string::npos);
     EXPECT_NE(error_of("[group a]\nflows = 2.5\n").find("not a whole number"), std::string::npos);

@@ -5,6 +5,8 @@
 //
 //     duration = 30              # seconds (0: until stopped)
 //     tick = 0.1                 # seconds between rate updates and time-series rows
+//     catch_up = 0               # > 1: after a stall, send what fell behind at most at
+//                                #   this multiple of the rate (0: all at once, as soon as possible)
 //
 //     [group web]                # a group of clients
 //     clients = 8                # how many; client i sends from src + i
@@ -90,6 +92,13 @@ struct client_group {
 struct scenario {
     double duration = 10;
     double tick = 0.1;
+    // A generator thread that was descheduled is behind its schedule. 0:
+    // it sends the backlog at once (line rate), which stalls every client
+    // it stands for together and hands the device under test a burst no set
+    // of independent sources would make; c > 1: at most c x the rate until
+    // it is back on schedule (what is still behind at the end of a tick is
+    // owed to the next, at most a tick's worth, as always).
+    double catch_up = 0;
     std::vector<client_group> groups;
 
     [[nodiscard]] std::uint64_t client_count() const noexcept;
