@@ -287,6 +287,13 @@ def own_figures(tool, log_path, summary_path):
             lc = sorted((x for x in s.get("lcores", []) if x.get("packets")), key=lambda x: -x["packets"])
             if lc and "cycles_per_packet" in lc[0]:
                 out["busy_cycles_per_packet"] = lc[0]["cycles_per_packet"]
+            if lc and lc[0].get("stage_cycles") and lc[0].get("packets"):
+                # A profiling build (meson -Dstage_cycles=true): TSC cycles per
+                # stage of the busy iterations; "other" is the rest of them.
+                n = lc[0]["packets"]
+                st = {k: v / n for k, v in lc[0]["stage_cycles"].items()}
+                st["other"] = lc[0]["busy_cycles"] / n - sum(st.values())
+                out["stage_cycles_per_packet"] = st
             if "tsc_hz" in s:
                 out["tsc_hz"] = s["tsc_hz"]
             out["sn_lcores"] = s.get("lcores")
@@ -494,6 +501,9 @@ def summarise(results, specs, tools):
                 row["shadownet_dropped"] = reasons
                 cpp = [r["busy_cycles_per_packet"] for r in good if "busy_cycles_per_packet" in r]
                 row["shadownet_cpp"] = median(cpp)
+                stages = [r["stage_cycles_per_packet"] for r in good if "stage_cycles_per_packet" in r]
+                if stages:
+                    row["shadownet_stages"] = {k: median([x[k] for x in stages]) for k in stages[0]}
                 row["shadownet_clients"] = good[-1].get("sn_clients")
                 row["shadownet_stop_s"] = max(r.get("stop_s", 0) for r in good)
                 row["shadownet_killed"] = sum(1 for r in good if r.get("rc") == -signal.SIGKILL)
@@ -588,6 +598,9 @@ def notes(rows, tools, args):
             if r.get("shadownet_cpp") is not None:
                 s += (", its own busy cycles/packet %.1f (TSC over the whole run, so it includes the time the"
                       " thread was descheduled)" % r["shadownet_cpp"])
+            if r.get("shadownet_stages"):
+                s += (", stage cycles/packet (profiling build, TSC, medians): " +
+                      ", ".join("%s %.1f" % kv for kv in r["shadownet_stages"].items() if abs(kv[1]) >= 0.05))
             if r.get("shadownet_killed"):
                 s += (", %d run(s) did not exit within %d s of SIGINT and were killed (no summary JSON)"
                       % (r["shadownet_killed"], dpdkrun.STOP_GRACE_S))

@@ -274,6 +274,9 @@ void appliance::setup_lcores()
     }
     const std::size_t n_clients = std::size_t{table_->capacity()} + 1;
     shadow_budgets_ = std::make_unique<dataplane::shadow_budget[]>(n_clients);
+    shadow_pools_ = std::make_unique<dataplane::shadow_budget[]>(dataplane::max_ports);
+    for (std::size_t p = 0; p < dataplane::max_ports; ++p)
+        shadow_pools_[p].word.store(dataplane::no_shadow_pool, std::memory_order_relaxed);
     // Every transmitting lcore has its own TX queue on every port: each meters
     // an even share of a port's capacity and of a client's reservation.
     const double tx_share = 1.0 / static_cast<double>(std::max<std::size_t>(1, plan_.tx_lcores.size()));
@@ -342,6 +345,9 @@ void appliance::setup_lcores()
             s.shadow_meters = std::make_unique<dataplane::client_shadow_meter[]>(n_clients);
             c.shadow_budgets = shadow_budgets_.get();
             c.shadow_meters = s.shadow_meters.get();
+            s.shadow_pool_meters = std::make_unique<dataplane::client_shadow_meter[]>(dataplane::max_ports);
+            c.shadow_pools = shadow_pools_.get();
+            c.shadow_pool_meters = s.shadow_pool_meters.get();
             c.budget_share = tx_share;
             c.capacity_burst_s = burst_s;
         }
@@ -737,6 +743,7 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
             rec->via = a.via;
         }
     }
+    publish_shadow_pools(obs);
     // The shadow's load per egress port, for the scaler.
     std::vector<snm::shadow_load> loads;
     for (const auto& p : manager_->ports()) {
@@ -770,6 +777,41 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
             snm_log_ << fmt::format("{:.3f},port,{},{},,{:.1f},,{:.1f},{:.1f},,,{:.1f},{:.1f},{}\n", now, p.port,
                                     p.port, p.measured_pps, p.predicted_pps, p.shadow_reserved_pps, p.shadow_used_pps,
                                     p.primary_capacity.pps, p.constrained ? 1 : 0);
+    }
+}
+
+void appliance::publish_shadow_pools(const std::vector<snm::observation>& obs)
+{
+    // Per physical port its shadow packets leave on: the sum of the budgets
+    // the fast path enforces for the clients on the shadow that sent this
+    // tick (capacity.hpp). A client alone there has nobody to borrow from.
+    struct pool {
+        double pps = 0, bps = 0;
+        bool bps_unlimited = false;
+        unsigned clients = 0;
+    };
+    std::array<pool, dataplane::max_ports> pools{};
+    for (const auto& o : obs) {
+        const client_record* rec = registry_.find(o.id);
+        if (rec == nullptr || rec->via != dataplane::path::shadow || o.egress >= dataplane::max_ports)
+            continue;
+        const std::uint64_t w = shadow_budgets_[o.id].word.load(std::memory_order_relaxed);
+        if (w == dataplane::budget_word_unlimited)
+            continue;
+        const auto role = egress_->role(o.egress);
+        const std::uint16_t port = role.shadow < dataplane::max_ports ? role.shadow : o.egress;
+        const dataplane::rate_limit b = dataplane::unpack_budget(w);
+        pool& p = pools[port];
+        p.pps += b.pps;
+        p.bps += b.bps;
+        p.bps_unlimited = p.bps_unlimited || b.bps <= 0;
+        ++p.clients;
+    }
+    for (std::size_t port = 0; port < dataplane::max_ports; ++port) {
+        const pool& p = pools[port];
+        const std::uint64_t w = p.clients < 2 ? dataplane::no_shadow_pool
+                                              : dataplane::pack_budget(p.pps, p.bps_unlimited ? -1 : p.bps);
+        shadow_pools_[port].word.store(w, std::memory_order_relaxed);
     }
 }
 
@@ -995,6 +1037,8 @@ std::vector<lcore_snapshot> appliance::lcore_stats() const
         ls.announce_lost = c.announce_lost.read();
         ls.cache_hits = c.cache_hits.read();
         ls.cache_misses = c.cache_misses.read();
+        for (std::size_t s = 0; s < dataplane::fp_stage_count; ++s)
+            ls.stage_cycles[s] = c.stage_cycles[s].read();
         out.push_back(std::move(ls));
     }
     return out;

@@ -337,6 +337,14 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.member("announce_lost", l.announce_lost);
         w.member("client_cache_hits", l.cache_hits);
         w.member("client_cache_misses", l.cache_misses);
+        if constexpr (dataplane::stage_cycles_enabled) {
+            // Cycles of busy iterations by stage; what the stages do not
+            // cover (hold queue, RCU, the loop itself) is busy_cycles minus their sum.
+            w.key("stage_cycles").begin_object();
+            for (std::size_t s = 0; s < dataplane::fp_stage_count; ++s)
+                w.member(dataplane::fp_stage_names[s], l.stage_cycles[s]);
+            w.end_object();
+        }
         w.end_object();
     }
     w.end_array();

@@ -35,6 +35,30 @@ constexpr std::size_t reason(drop_reason r) noexcept
     return static_cast<std::size_t>(r);
 }
 
+// Profiling builds only (counters.hpp, stage_cycles_enabled): charges the
+// cycles since the last lap to a stage of this lcore. In normal builds every
+// call compiles to nothing.
+class stage_clock {
+public:
+    stage_clock() noexcept
+    {
+        if constexpr (stage_cycles_enabled)
+            last_ = rte_rdtsc();
+    }
+
+    void lap(const lcore_conf& conf, fp_stage stage) noexcept
+    {
+        if constexpr (stage_cycles_enabled) {
+            const std::uint64_t now = rte_rdtsc();
+            conf.counters->stage_cycles[static_cast<std::size_t>(stage)].add(now - last_);
+            last_ = now;
+        }
+    }
+
+private:
+    std::uint64_t last_ = 0;
+};
+
 void drop(const lcore_conf& conf, rte_mbuf* m, std::uint16_t in_port, std::uint32_t client, drop_reason why) noexcept
 {
     conf.counters->port[in_port].drops[reason(why)].add(1);
@@ -83,20 +107,37 @@ bool drained(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, st
 
 // Meters, sends what the PMD takes, counts it per port, per client and per
 // path, and drops the rest as tx_full. Marks each client's egress for drain checks.
-bool within_shadow_budget(const lcore_conf& conf, std::uint32_t client, std::uint64_t now, std::uint32_t len) noexcept
+void refresh_meter(const lcore_conf& conf, client_shadow_meter& sm, std::uint64_t w) noexcept
+{
+    if (sm.applied == w)
+        return;
+    rate_limit mine = unpack_budget(w);
+    mine.pps *= conf.budget_share;
+    mine.bps *= conf.budget_share;
+    sm.meter.configure(mine, conf.capacity_burst_s, conf.burst);
+    sm.applied = w;
+}
+
+// The client's own budget, then its egress port's shadow pool (capacity.hpp).
+bool within_shadow_budget(const lcore_conf& conf, std::uint32_t client, std::uint16_t port, std::uint64_t now,
+                          std::uint32_t len) noexcept
 {
     const std::uint64_t w = conf.shadow_budgets[client].word.load(std::memory_order_relaxed);
     if (w == budget_word_unlimited)
         return true;
     client_shadow_meter& sm = conf.shadow_meters[client];
-    if (sm.applied != w) {
-        rate_limit mine = unpack_budget(w);
-        mine.pps *= conf.budget_share;
-        mine.bps *= conf.budget_share;
-        sm.meter.configure(mine, conf.capacity_burst_s, conf.burst);
-        sm.applied = w;
-    }
-    return sm.meter.admit(now, len);
+    refresh_meter(conf, sm, w);
+    const bool own = sm.meter.admit(now, len);
+    if (conf.shadow_pools == nullptr)
+        return own;
+    const std::uint64_t pw = conf.shadow_pools[port].word.load(std::memory_order_relaxed);
+    if (pw == no_shadow_pool)
+        return own;
+    client_shadow_meter& pool = conf.shadow_pool_meters[port];
+    refresh_meter(conf, pool, pw);
+    // Drawn on by every packet, so a borrower gets only what the others leave.
+    const bool lent = pool.meter.admit(now, len);
+    return own || lent;
 }
 
 // Drops what is beyond the egress's capacity (capacity.hpp) and closes the
@@ -111,7 +152,8 @@ std::uint16_t meter(const lcore_conf& conf, std::uint16_t port, rte_mbuf** pkts,
     std::uint16_t kept = 0;
     for (std::uint16_t i = 0; i < n; ++i) {
         const std::uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
-        const bool pass = link != nullptr ? link->admit(now, len) : within_shadow_budget(conf, clients[i], now, len);
+        const bool pass =
+            link != nullptr ? link->admit(now, len) : within_shadow_budget(conf, clients[i], port, now, len);
         if (!pass) {
             drop(conf, pkts[i], in_ports[i], clients[i],
                  via == path::primary ? drop_reason::primary_over_capacity : drop_reason::shadow_over_capacity);
@@ -439,7 +481,7 @@ handoff_meta* handoff_of(const lcore_conf& conf, rte_mbuf* m) noexcept
 unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_queue_ref& q,
                               std::array<rte_mbuf*, max_burst>& out, std::array<route, max_burst>& routes,
                               std::array<std::uint32_t, max_burst>& hashes, unsigned& n_out,
-                              std::uint64_t now) noexcept
+                              std::uint64_t now, stage_clock& clock) noexcept
 {
     n_out = 0;
     // A failed or faulted port delivers nothing; not touching it also keeps
@@ -450,6 +492,7 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
     const std::uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts.data(), conf.burst);
     if (n == 0)
         return 0;
+    clock.lap(conf, fp_stage::rx);
     rcu_online(conf, st);
     // Before any lookup of this burst, on or off (client_cache.hpp:
     // invalidation, and the bypass rule: off, the burst goes straight to the
@@ -458,6 +501,7 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
     std::array<packet_meta, max_burst> all_meta;
     std::array<parse_status, max_burst> status;
     parse_burst(std::span<rte_mbuf* const>(pkts.data(), n), all_meta.data(), status.data());
+    clock.lap(conf, fp_stage::parse);
     std::array<rte_mbuf*, max_burst> ok;
     std::array<std::uint32_t, max_burst> ok_meta;
     std::array<std::uint64_t, max_burst> short_keys;
@@ -499,8 +543,10 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
     port_counters& in_counters = conf.counters->port[q.port];
     in_counters.rx_packets.add(n);
     in_counters.rx_bytes.add(rx_bytes);
-    if (n_ok == 0)
+    if (n_ok == 0) {
+        clock.lap(conf, fp_stage::classify);
         return n;
+    }
     // The lcore's cache first; what it does not hold goes to the client table
     // in one bulk lookup, with the full key.
     std::array<std::uint64_t, max_burst> words;
@@ -538,6 +584,7 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
                 st.cache.insert(short_keys[i], cache_hash[i], miss_words[k]);
         }
     }
+    clock.lap(conf, fp_stage::classify);
     // With many clients their per-lcore state is not in cache: ask for it now,
     // for the whole burst, before touching any of it.
     for (unsigned i = 0; i < n_ok; ++i) {
@@ -572,6 +619,7 @@ unsigned receive_and_classify(const lcore_conf& conf, lcore_state& st, const rx_
         hashes[n_out] = conf.handoff_out.empty() ? 0 : flow_hash(all_meta[ok_meta[i]]);
         ++n_out;
     }
+    clock.lap(conf, fp_stage::account);
     return n;
 }
 
@@ -583,14 +631,17 @@ unsigned poll_rtc(const lcore_conf& conf, lcore_state& st, std::uint64_t now) no
     std::array<std::uint32_t, max_burst> hashes;
     for (const auto& q : conf.rx) {
         unsigned n_ok = 0;
-        handled += receive_and_classify(conf, st, q, pkts, routes, hashes, n_ok, now);
+        stage_clock clock;
+        handled += receive_and_classify(conf, st, q, pkts, routes, hashes, n_ok, now, clock);
         if (n_ok == 0)
             continue;
         tx_batch batch;
         role_view roles;
         for (unsigned i = 0; i < n_ok; ++i)
             egress_one(conf, st, batch, roles, pkts[i], routes[i], q.port, now);
+        clock.lap(conf, fp_stage::egress);
         batch.flush(conf, now);
+        clock.lap(conf, fp_stage::tx);
     }
     return handled;
 }
@@ -604,7 +655,8 @@ unsigned poll_rx(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noe
     const auto n_workers = static_cast<std::uint32_t>(conf.handoff_out.size());
     for (const auto& q : conf.rx) {
         unsigned n_ok = 0;
-        handled += receive_and_classify(conf, st, q, pkts, routes, hashes, n_ok, now);
+        stage_clock clock;
+        handled += receive_and_classify(conf, st, q, pkts, routes, hashes, n_ok, now, clock);
         // Per worker, keep arrival order: one pass per worker over the burst.
         for (std::uint32_t w = 0; w < n_workers && n_ok > 0; ++w) {
             std::array<rte_mbuf*, max_burst> mine;
@@ -626,6 +678,8 @@ unsigned poll_rx(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noe
             for (unsigned i = put; i < n_mine; ++i)
                 drop(conf, mine[i], q.port, mine_client[i], drop_reason::ring_full);
         }
+        if (n_ok > 0)
+            clock.lap(conf, fp_stage::handoff);
     }
     return handled;
 }
@@ -635,9 +689,11 @@ unsigned poll_worker(const lcore_conf& conf, lcore_state& st, std::uint64_t now)
     unsigned handled = 0;
     std::array<rte_mbuf*, max_burst> pkts;
     for (rte_ring* r : conf.handoff_in) {
+        stage_clock clock;
         const unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts.data()), conf.burst, nullptr);
         if (n == 0)
             continue;
+        clock.lap(conf, fp_stage::rx);
         handled += n;
         conf.counters->handoff_rx.add(n);
         tx_batch batch;
@@ -646,7 +702,9 @@ unsigned poll_worker(const lcore_conf& conf, lcore_state& st, std::uint64_t now)
             const handoff_meta* hm = handoff_of(conf, pkts[i]);
             egress_one(conf, st, batch, roles, pkts[i], route::unpack(hm->route), hm->in_port, now);
         }
+        clock.lap(conf, fp_stage::egress);
         batch.flush(conf, now);
+        clock.lap(conf, fp_stage::tx);
     }
     return handled;
 }

@@ -324,3 +324,70 @@ TEST(worker, client_cache_forgets_a_deleted_client_at_the_next_burst)
     t.receive(0);
     EXPECT_EQ(t.pool.in_use(), 0U);
 }
+
+// Shadow budgets and the shadow pool (capacity.hpp): a client above its own
+// budget is dropped as shadow_over_capacity while its port has no pool, and
+// borrows what the other clients on the shadow leave unused once it has one,
+// never more than the pool's own bucket and rate.
+TEST(worker, a_client_above_its_shadow_budget_borrows_from_the_pool_up_to_the_pool)
+{
+    rig t("wk_pool", 4096, 1);
+    ASSERT_EQ(t.inject(1, 1), 1U);
+    ASSERT_EQ(t.inject(2, 1), 1U);
+    t.poll_until_idle();
+    ASSERT_EQ(t.register_clients().size(), 2U);
+    t.receive(0);
+    const auto busy = *t.table.find(key_for(1));
+    const auto quiet = *t.table.find(key_for(2));
+    t.table.set_route(busy, path::shadow);
+    t.table.set_route(quiet, path::shadow);
+
+    auto budgets = std::make_unique<shadow_budget[]>(1025);
+    auto meters = std::make_unique<client_shadow_meter[]>(1025);
+    auto pools = std::make_unique<shadow_budget[]>(max_ports);
+    auto pool_meters = std::make_unique<client_shadow_meter[]>(max_ports);
+    for (std::size_t p = 0; p < max_ports; ++p)
+        pools[p].word.store(no_shadow_pool);
+    // Buckets hold 0.1 s of their rate, at least a burst (32): the busy
+    // client's own holds 32 packets, the pool ~201.
+    budgets[busy].word.store(pack_budget(10, -1));
+    budgets[quiet].word.store(pack_budget(2000, -1));
+    t.conf.shadow_budgets = budgets.get();
+    t.conf.shadow_meters = meters.get();
+    t.conf.shadow_pools = pools.get();
+    t.conf.shadow_pool_meters = pool_meters.get();
+    t.conf.capacity_burst_s = 0.1;
+    const auto egress_port = t.c1.side_a();
+    const auto over = [&] { return t.port_drops(t.c0.side_a(), drop_reason::shadow_over_capacity); };
+    const auto send = [&](unsigned n, std::uint64_t first) {
+        for (unsigned k = 0; k < n; k += 50) {
+            ASSERT_EQ(t.inject(1, std::min(50U, n - k), 0, first + k), std::min(50U, n - k));
+            t.poll_until_idle();
+        }
+    };
+
+    // No pool: its own bucket only.
+    send(100, 0);
+    const auto alone = t.receive(1).size();
+    EXPECT_GE(alone, 32U);
+    EXPECT_LE(alone, 34U); // + what 10 pps refills while the test runs
+    EXPECT_EQ(over(), 100U - alone);
+
+    // A pool of both budgets on the egress port: the busy client borrows the
+    // quiet one's unused share, up to the pool's bucket and rate.
+    pools[egress_port].word.store(pack_budget(2010, -1));
+    const std::uint64_t t0 = rte_rdtsc();
+    send(150, 100);
+    EXPECT_EQ(t.receive(1).size(), 150U) << "within the pool's bucket: nothing dropped";
+    EXPECT_EQ(over(), 100U - alone);
+    send(200, 250);
+    const double elapsed = static_cast<double>(rte_rdtsc() - t0) / static_cast<double>(rte_get_tsc_hz());
+    const auto borrowed_more = t.receive(1).size();
+    // The pool's bucket (201) less the 150, plus its refill and the busy
+    // client's own refill over the time it took.
+    EXPECT_LE(static_cast<double>(borrowed_more), 201.0 - 150.0 + 2010.0 * elapsed + 10.0 * elapsed + 2.0);
+    EXPECT_GE(borrowed_more, 40U);
+    EXPECT_EQ(over(), 100U - alone + 200U - borrowed_more);
+    EXPECT_EQ(t.stats[quiet].drops.read(), 0U);
+    EXPECT_EQ(t.pool.in_use(), 0U);
+}

@@ -163,6 +163,7 @@ private:
         client_totals delta;
     };
     void run_manager(double now, double dt, const std::vector<client_tick>& active);
+    void publish_shadow_pools(const std::vector<snm::observation>& obs);
     [[nodiscard]] std::uint16_t egress_of(std::uint32_t client) const noexcept;
     [[nodiscard]] std::optional<snm::manager::warm_start> warm_start_of(const std::string& key) const;
     void record_history(const std::vector<client_tick>& active);
@@ -221,12 +222,14 @@ private:
         std::unique_ptr<dataplane::client_egress[]> egress;
         std::vector<std::unique_ptr<dataplane::token_meter>> primary_meters; // lcore-private once launched
         std::unique_ptr<dataplane::client_shadow_meter[]> shadow_meters;      // lcore-private
+        std::unique_ptr<dataplane::client_shadow_meter[]> shadow_pool_meters; // lcore-private, by port
         std::unique_ptr<dpdk::ring> connect; // lcore -> control, client keys
         dataplane::lcore_launch launch{};
     };
     std::vector<lcore_slot> lcores_;
     std::vector<std::unique_ptr<dpdk::ring>> handoff_; // pipeline: rx i -> worker j at i * workers + j
     std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
+    std::unique_ptr<dataplane::shadow_budget[]> shadow_pools_;   // per physical port; control writes, lcores read
     std::unique_ptr<snm::manager> manager_;
     std::unique_ptr<snm::scaler> scaler_; // the shadow's capacity: base, reserve steps, hook grants
     std::function<void(const std::string& action, const std::string& result)> event_sink_;

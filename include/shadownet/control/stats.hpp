@@ -38,6 +38,7 @@ struct lcore_snapshot {
     std::uint64_t packets = 0; // received (rtc, rx) or taken from hand-off rings (worker)
     std::uint64_t switches = 0, hold_overflow = 0, announced = 0, announce_lost = 0;
     std::uint64_t cache_hits = 0, cache_misses = 0; // client lookups: the lcore's client cache, the client table
+    std::array<std::uint64_t, dataplane::fp_stage_count> stage_cycles{}; // profiling builds only (counters.hpp)
 };
 
 struct client_snapshot {

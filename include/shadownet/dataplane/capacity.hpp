@@ -9,7 +9,19 @@
 //   it are dropped as primary_over_capacity, exactly as a full link would;
 // - shadow budget (per client, written by the control lcore every tick from
 //   the client's forecast quantile): packets beyond it are dropped as
-//   shadow_over_capacity.
+//   shadow_over_capacity, unless the shadow pool of their egress port lends
+//   them tokens;
+// - shadow pool (per physical egress port, written by the control lcore
+//   every tick): the sum of the budgets of the clients on the shadow that
+//   leave there. Every shadow packet draws on it; a client above its own
+//   budget passes while the pool has tokens, i.e. while the others leave
+//   part of theirs unused. The manager reserves the shadow's clients one
+//   pooled margin (the quantile of their summed demand, docs/shadow-manager.md),
+//   not a margin each, so a client's own budget is its share of that margin
+//   and a burst above the share is what the pool is for; the pool never lets
+//   the shadow carry more than was reserved on it in total (HTB's rate and
+//   ceil, with the ceil at the sum of the rates). No pool (the word is
+//   no_shadow_pool) with fewer than two clients on the shadow there.
 //
 // Ownership. Meters are lcore-private (the lcore is the only one to touch
 // their tokens). The shadow budgets are shared: one 64-bit word per client,
@@ -92,7 +104,10 @@ constexpr rate_limit unpack_budget(std::uint64_t w) noexcept
     return r;
 }
 
-// Shared, one per client: written by the control lcore only.
+// A pool word that lends nothing: the clients' own budgets only.
+inline constexpr std::uint64_t no_shadow_pool = 0;
+
+// Shared, one per client (or per port: a shadow pool): written by the control lcore only.
 struct shadow_budget {
     std::atomic<std::uint64_t> word{budget_word_unlimited};
 };

@@ -20,6 +20,25 @@ namespace shadownet::dataplane {
 
 inline constexpr std::size_t max_ports = 32;
 
+// Profiling builds (meson -Dstage_cycles=true) count the TSC cycles of each
+// stage of a busy iteration, to show where a packet's cycles go
+// (docs/benchmarks.md). Off by default: the laps cost an rdtsc each, a few
+// cycles per packet at full bursts.
+#ifndef SHADOWNET_STAGE_CYCLES
+#define SHADOWNET_STAGE_CYCLES 0
+#endif
+inline constexpr bool stage_cycles_enabled = SHADOWNET_STAGE_CYCLES != 0;
+
+// rx: rte_eth_rx_burst (or the hand-off ring's dequeue), the source's share;
+// parse: parse_burst; classify: client keys, the client cache and the client
+// table; account: per-client RX counters and the route of each packet;
+// handoff: hand-off to pipeline workers; egress: the route-switch protocol
+// and grouping by egress; tx: meters, tx_burst and TX counters.
+enum class fp_stage : std::uint8_t { rx, parse, classify, account, handoff, egress, tx };
+inline constexpr std::size_t fp_stage_count = 7;
+inline constexpr std::array<const char*, fp_stage_count> fp_stage_names = {"rx",      "parse",  "classify", "account",
+                                                                           "handoff", "egress", "tx"};
+
 class relaxed_counter {
 public:
     void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
@@ -53,6 +72,7 @@ struct alignas(64) lcore_counters {
     relaxed_counter handoff_rx;      // pipeline worker: packets taken from hand-off rings
     relaxed_counter cache_hits;      // client lookups answered by the lcore's client cache
     relaxed_counter cache_misses;    // ... that went on to the client table (IPv6 sources always do; all while the cache is off)
+    std::array<relaxed_counter, fp_stage_count> stage_cycles; // by fp_stage; stay 0 unless stage_cycles_enabled
     std::array<port_counters, max_ports> port;
 };
 

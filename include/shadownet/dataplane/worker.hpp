@@ -119,6 +119,10 @@ struct lcore_conf {
     client_shadow_meter* shadow_meters = nullptr;    // [client_table capacity + 1], lcore-private
     double budget_share = 1.0;                       // this lcore's share of every client's shadow budget
     double capacity_burst_s = 0.002;                 // bucket depth of a shadow budget, in seconds of its rate
+    // Shadow pools (capacity.hpp), by physical egress port: the words the
+    // control lcore stores, the meters this lcore derives from them. nullptr: no pools.
+    const shadow_budget* shadow_pools = nullptr;     // [max_ports], control writes (relaxed)
+    client_shadow_meter* shadow_pool_meters = nullptr; // [max_ports], lcore-private
     const std::atomic<bool>* quit = nullptr;
     // Forwarding paused (console `stop`): rtc and rx lcores do not poll their
     // RX queues while it is set. Stored by the control lcore (release), loaded
