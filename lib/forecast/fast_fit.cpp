@@ -488,7 +488,8 @@ std::optional<fast_fit_result> fast_fit(const model_spec& spec, std::span<const 
     for (const auto& s : starts) xs.push_back(eng.clamp(pack_params(eng.lay(), s)));
     // Plus a Halton set over the box: SSE surfaces of seasonal models are
     // multimodal (a corner basin at alpha ~ 1, gamma = 1 next to an interior
-    // optimum with a large beta), and scoring starts is cheap (four per pass).
+    // optimum with a large beta), and scoring starts is cheap (four or eight
+    // per pass, see sse_many()).
     if (explore && eng.lay().dims >= 2) {
         static constexpr int primes[4] = {2, 3, 5, 7};
         const auto halton = [](int i, int b) {
