@@ -2,7 +2,7 @@
 """Fit time and SSE: shadownet's fit() against R's stats::HoltWinters.
 
     bench/forecast-vs-r.py --timer build-fc/bench/forecast/forecast_fit_timer \
-        [--traffic ../shared/data/traffic] [--seconds 0.5]
+        [--traffic ../shared/data/traffic] [--seconds 0.5] [--baseline OTHER_TIMER]
 
 Same series, same model, same start values (R's decompose rule), both
 minimising one-step SSE: R with optim L-BFGS-B from (0.3, 0.1, 0.1), ours with
@@ -13,6 +13,12 @@ either side; CPU rather than wall time so a busy machine skews both less). R dat
 from tests/unit/forecast/data/r_series.csv; trace slices are cut in memory
 from the traffic folder (never copied). Needs Rscript (Debian r-base-core).
 Standard library only.
+
+--baseline times a second forecast_fit_timer (another build, e.g. main's)
+against the same R run: R's times move by up to 2x between runs on a shared
+box, so a before/after comparison is only fair within one run (ours and the
+baseline are timed back to back on each series). With --synthetic,
+--baseline counts the baseline's losses to R on the same series.
 """
 import argparse
 import csv
@@ -132,25 +138,34 @@ def synthetic(args):
     for line in out.splitlines():
         i, sse = line.split()
         cases[int(i) - 1]["r"] = float(sse)
-    worse = {"short": 0, "long": 0}
-    total = {"short": 0, "long": 0}
-    better = 0
-    ratios = []
-    for c in cases:
-        o = subprocess.run([args.timer, c["file"], c["model"], str(c["period"]), "", "0"], check=True,
-                           capture_output=True, text=True).stdout.strip().split(",")
-        q = float(o[1]) / c["r"]
-        ratios.append(q)
-        k = "long" if c["n"] >= 1600 else "short"
-        total[k] += 1
-        worse[k] += q > 1.01
-        if q > 1.01:
-            print(f"  worse: {c['file']} {c['model']} m={c['period']} n={c['n']} ours/R {q:.4f}")
-        better += q < 0.99
-    ratios.sort()
-    print(f"synthetic fits: {len(cases)}; SSE ours/R: median {ratios[len(ratios) // 2]:.4f}, worst {ratios[-1]:.4f}; "
-          f"worse than R by > 1 %: {worse['short']}/{total['short']} short (< 1600 points), "
-          f"{worse['long']}/{total['long']} long; better than R by > 1 %: {better}/{len(cases)}")
+    timers = [("", args.timer)] + ([("baseline ", args.baseline)] if args.baseline else [])
+    sses = {}
+    for label, timer in timers:
+        worse = {"short": 0, "long": 0}
+        total = {"short": 0, "long": 0}
+        better = 0
+        ratios = []
+        for c in cases:
+            o = subprocess.run([timer, c["file"], c["model"], str(c["period"]), "", "0"], check=True,
+                               capture_output=True, text=True).stdout.strip().split(",")
+            sses.setdefault(label, []).append(float(o[1]))
+            q = float(o[1]) / c["r"]
+            ratios.append(q)
+            k = "long" if c["n"] >= 1600 else "short"
+            total[k] += 1
+            worse[k] += q > 1.01
+            if q > 1.01:
+                print(f"  {label}worse: {c['file']} {c['model']} m={c['period']} n={c['n']} ours/R {q:.4f}")
+            better += q < 0.99
+        ratios.sort()
+        print(f"{label}synthetic fits: {len(cases)}; SSE ours/R: median {ratios[len(ratios) // 2]:.4f}, "
+              f"worst {ratios[-1]:.4f}; worse than R by > 1 %: {worse['short']}/{total['short']} short "
+              f"(< 1600 points), {worse['long']}/{total['long']} long; better than R by > 1 %: {better}/{len(cases)}")
+    if args.baseline:
+        a, b = sses[""], sses["baseline "]
+        print(f"against the baseline: SSE identical in {sum(x == y for x, y in zip(a, b))}/{len(a)} fits, "
+              f"higher by > 1e-6 in {sum(x > y * (1 + 1e-6) for x, y in zip(a, b))}, "
+              f"lower by > 1e-6 in {sum(x < y * (1 - 1e-6) for x, y in zip(a, b))}")
 
 
 def main():
@@ -160,6 +175,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.5)
     ap.add_argument("--synthetic", type=int, default=0, help="instead: SSE-only check on N random seasonal series")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--baseline", help="a second forecast_fit_timer to compare against in the same run")
     args = ap.parse_args()
     if args.synthetic:
         synthetic(args)
@@ -196,21 +212,41 @@ def main():
         i, sec, sse = line.split()
         rows[int(i) - 1].update(r_sec=float(sec), r_sse=float(sse))
 
-    print("| series | n | m | model | R HoltWinters ms | shadownet ms | speed-up | R SSE | shadownet SSE | SSE ours/R |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    speedups = []
+    def time_fit(timer, r):
+        o = subprocess.run([timer, r["file"], r["model"], str(r["period"]), "", str(args.seconds)], check=True,
+                           capture_output=True, text=True).stdout.strip().split(",")
+        return float(o[0]), float(o[1])
+
+    if args.baseline:
+        print("| series | n | m | model | R HoltWinters ms | baseline ms | shadownet ms | speed-up baseline | "
+              "speed-up | R SSE | shadownet SSE | SSE ours/R | SSE ours/baseline |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    else:
+        print("| series | n | m | model | R HoltWinters ms | shadownet ms | speed-up | R SSE | shadownet SSE | SSE ours/R |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+    speedups, base_speedups = [], []
     for r in rows:
-        o = subprocess.run([args.timer, r["file"], r["model"], str(r["period"])], check=True, capture_output=True,
-                           text=True).stdout.strip().split(",")
-        sec, sse = float(o[0]), float(o[1])
+        sec, sse = time_fit(args.timer, r)
+        if args.baseline:
+            base_sec, base_sse = time_fit(args.baseline, r)
         sp = r["r_sec"] / sec
         speedups.append(sp)
-        print(f"| {r['label']} | {r['n']} | {r['period']} | {r['model']} | {1e3 * r['r_sec']:.2f} | {1e3 * sec:.3f} | "
-              f"{sp:.0f}x | {r['r_sse']:.6g} | {sse:.6g} | {sse / r['r_sse']:.4f} |")
+        if args.baseline:
+            bsp = r["r_sec"] / base_sec
+            base_speedups.append(bsp)
+            print(f"| {r['label']} | {r['n']} | {r['period']} | {r['model']} | {1e3 * r['r_sec']:.2f} | "
+                  f"{1e3 * base_sec:.3f} | {1e3 * sec:.3f} | {bsp:.0f}x | {sp:.0f}x | {r['r_sse']:.6g} | {sse:.6g} | "
+                  f"{sse / r['r_sse']:.4f} | {sse / base_sse:.6f} |")
+        else:
+            print(f"| {r['label']} | {r['n']} | {r['period']} | {r['model']} | {1e3 * r['r_sec']:.2f} | {1e3 * sec:.3f} | "
+                  f"{sp:.0f}x | {r['r_sse']:.6g} | {sse:.6g} | {sse / r['r_sse']:.4f} |")
         sys.stdout.flush()
     if speedups:
         speedups.sort()
         print(f"\nmedian speed-up {speedups[len(speedups) // 2]:.0f}x, min {speedups[0]:.0f}x")
+    if base_speedups:
+        base_speedups.sort()
+        print(f"baseline: median speed-up {base_speedups[len(base_speedups) // 2]:.0f}x, min {base_speedups[0]:.0f}x")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ template <int K, trend_kind T, season_kind S, bool JAC>
         for (std::size_t k = 0; k < m; ++k) ring[k] = (v{} + (season0[k]));
 
     v l = (v{} + (l0)), lp{}, b = (v{} + (trend ? b0 : 0.0)), up{}, sse{};
-    v hess[K] = {};
+    // Products of lanes j and (j + r) % K; r up to K/2 covers every pair.
+    constexpr int R = K / 2 + 1;
+    v prod[R] = {};
     std::size_t k = 0;
     const auto one_step = [&](double yt, bool first) [[gnu::always_inline]] {
         const v yv = (v{} + (yt));
@@ -114,12 +116,28 @@ template <int K, trend_kind T, season_kind S, bool JAC>
         if constexpr (JAC) {
             // d[j] = d e0 / d theta_j by forward difference, and d[0] = e0, so
             // row 0 of d d' accumulates (SSE, grad) and rows 1.. the
-            // Gauss-Newton matrix with grad again in column 0. All K rows, not
+            // Gauss-Newton matrix with grad again in column 0. All K lanes, not
             // just `dims`: a fixed trip count keeps the accumulators in
-            // registers (unused lanes have d = 0).
+            // registers (unused lanes have d = 0). The matrix is symmetric,
+            // so accumulate d times itself rotated by r = 0 .. K/2 lanes
+            // (lane j of prod[r] sums d_j d_{j+r}): K/2 + 1 multiply-adds and
+            // K/2 shuffles a point instead of K of each with one broadcast
+            // per row, and each sum is the same products in the same order
+            // as the row-by-row form, so the same bits.
             v d = (e - (v{} + (e[0]))) * ih;
             d[0] = e[0];
-            for (int i = 0; i < K; ++i) hess[i] += d * d[i];
+            prod[0] += d * d;
+            if constexpr (K == 4) {
+                typedef long long m4 __attribute__((vector_size(32)));
+                prod[1] += d * __builtin_shuffle(d, m4{1, 2, 3, 0});
+                prod[2] += d * __builtin_shuffle(d, m4{2, 3, 0, 1});
+            } else {
+                typedef long long m8 __attribute__((vector_size(64)));
+                prod[1] += d * __builtin_shuffle(d, m8{1, 2, 3, 4, 5, 6, 7, 0});
+                prod[2] += d * __builtin_shuffle(d, m8{2, 3, 4, 5, 6, 7, 0, 1});
+                prod[3] += d * __builtin_shuffle(d, m8{3, 4, 5, 6, 7, 0, 1, 2});
+                prod[4] += d * __builtin_shuffle(d, m8{4, 5, 6, 7, 0, 1, 2, 3});
+            }
         } else {
             sse += e * e;
         }
@@ -127,10 +145,16 @@ template <int K, trend_kind T, season_kind S, bool JAC>
     };
     if (start < n) one_step(y[start], true);
     for (std::size_t t = start + 1; t < n; ++t) one_step(y[t], false);
+    if constexpr (JAC) {
+        for (int r = 0; r < R; ++r)
+            for (int j = 0; j < K; ++j) {
+                const int i = (j + r) % K;
+                out.hess[i][j] = out.hess[j][i] = prod[r][j];
+            }
+    }
     for (int j = 0; j < K; ++j) {
-        out.sse[j] = JAC ? (j == 0 ? hess[0][0] : 0.0) : sse[j];
-        out.grad[j] = JAC ? hess[0][j] : 0.0;
-        for (int i = 0; i < K; ++i) out.hess[i][j] = hess[i][j];
+        out.sse[j] = JAC ? (j == 0 ? out.hess[0][0] : 0.0) : sse[j];
+        out.grad[j] = JAC ? out.hess[0][j] : 0.0;
     }
 }
 
@@ -244,17 +268,19 @@ public:
         return x;
     }
 
-    // SSE of up to 8 points in one pass.
+    // SSE at each point, four or eight points a pass.
     void sse_many(const std::vector<vec>& xs, std::vector<double>& out) {
         out.assign(xs.size(), std::numeric_limits<double>::infinity());
-        for (std::size_t base = 0; base < xs.size(); base += 4) {
-            lanes<4> p{};
-            for (std::size_t j = 0; j < 4; ++j) set_lane(p, j, xs[std::min(base + j, xs.size() - 1)]);
-            pass_out<4> o{};
-            const double inv_h[4] = {0, 0, 0, 0};
-            run(p, false, inv_h, 0, o);
-            for (std::size_t j = 0; j < 4 && base + j < xs.size(); ++j) out[base + j] = finite_or_inf(o.sse[j]);
-        }
+        // Eight lanes a pass when more than four points wait and the CPU has
+        // AVX-512: one zmm pass costs ~1.4 ymm passes on this kernel (Zen 4,
+        // eu_5min[:4032] hw-add), so scoring the 32 starts takes four passes,
+        // not eight. Not for a multiplicative season, whose two divisions a
+        // point make a zmm pass cost nearly two ymm ones. Each lane's
+        // arithmetic is the same at either width: same SSE to the bit.
+        if (xs.size() > 4 && use_avx512 && spec_.season != season_kind::multiplicative)
+            sse_batches<8>(xs, out);
+        else
+            sse_batches<4>(xs, out);
     }
 
     // SSE at x and the Gauss-Newton normal equations from forward differences.
@@ -266,6 +292,19 @@ public:
 
 private:
     static double finite_or_inf(double v) { return std::isfinite(v) ? v : std::numeric_limits<double>::infinity(); }
+
+    template <int K>
+    void sse_batches(const std::vector<vec>& xs, std::vector<double>& out) {
+        constexpr auto k = static_cast<std::size_t>(K);
+        for (std::size_t base = 0; base < xs.size(); base += k) {
+            lanes<K> p{};
+            for (std::size_t j = 0; j < k; ++j) set_lane(p, j, xs[std::min(base + j, xs.size() - 1)]);
+            pass_out<K> o{};
+            const double inv_h[K] = {};
+            run(p, false, inv_h, 0, o);
+            for (std::size_t j = 0; j < k && base + j < xs.size(); ++j) out[base + j] = finite_or_inf(o.sse[j]);
+        }
+    }
 
     template <int K>
     void set_lane(lanes<K>& p, std::size_t j, const vec& x) const {
@@ -398,8 +437,13 @@ std::pair<vec, double> levenberg_marquardt(engine& eng, vec x, const vec& lo, co
         }
         const double gain = (f - best_f) / f;
         x = trial[best];
-        f = eng.sse_jac(x, g, h);
+        f = best_f;
         lambda = best == 0 ? lambda : std::max(lambda / 100.0, 1e-9);
+        // The three stopping rules need only the SSE at x, which the line
+        // search just gave: they come before the Jacobian pass at x, so a
+        // descent's last iteration does not pay for derivatives it never
+        // uses (one pass less per descent; same steps and end point as when
+        // the rules ran after that pass).
         // A descent still 10 % above the best optimum found so far after
         // two steps is heading for a worse basin: stop paying for it.
         if (it >= 1 && f > give_up) break;
@@ -413,7 +457,9 @@ std::pair<vec, double> levenberg_marquardt(engine& eng, vec x, const vec& lo, co
         // Converged when a step no longer buys a part in 1e6: parameters are
         // then within ~1e-3 of the optimum, below what changes a forecast
         // (and SSE is compared with R's at 1e-2).
-        if (gain < 1e-6 || !std::isfinite(f)) break;
+        if (gain < 1e-6) break;
+        f = eng.sse_jac(x, g, h);
+        if (!std::isfinite(f)) break;
     }
     return {x, f};
 }
@@ -442,7 +488,8 @@ std::optional<fast_fit_result> fast_fit(const model_spec& spec, std::span<const 
     for (const auto& s : starts) xs.push_back(eng.clamp(pack_params(eng.lay(), s)));
     // Plus a Halton set over the box: SSE surfaces of seasonal models are
     // multimodal (a corner basin at alpha ~ 1, gamma = 1 next to an interior
-    // optimum with a large beta), and scoring starts is cheap (four per pass).
+    // optimum with a large beta), and scoring starts is cheap (four or eight
+    // per pass, see sse_many()).
     if (explore && eng.lay().dims >= 2) {
         static constexpr int primes[4] = {2, 3, 5, 7};
         const auto halton = [](int i, int b) {

@@ -14,10 +14,11 @@
 //  - and minimises by projected Levenberg-Marquardt on the one-step
 //    residuals, whose Jacobian comes from forward differences carried in the
 //    other lanes of the same pass, with a line search over four step
-//    lengths in one more pass: two passes per iteration, ~4-10 iterations.
+//    lengths in one more pass: two passes per iteration (one for the last),
+//    ~4-10 iterations.
 // SSE surfaces of these models are multimodal, so the search is: score the
 // given starts, a 26-point Halton set and two points at alpha ~ 1 (batched,
-// four per pass); descend from the four best and from R's (0.3, 0.1, 0.1),
+// four or eight per pass); descend from the four best and from R's (0.3, 0.1, 0.1),
 // cutting short descents that reach the best optimum's basin or trail it;
 // probe each parameter at its bounds from the optimum and descend again from
 // a probe that wins. The final state and SSE are always recomputed with the
