@@ -325,6 +325,7 @@ void appliance::setup_lcores()
         c.connect_ring = s.connect->get();
         c.probes = probes_.get();
         c.grace_cycles = static_cast<std::uint64_t>(grace_cycles);
+        c.stall_cycles = dpdk::tsc_hz() / 1000;
         c.handoff_field = handoff_field;
         c.counters = &counters_[id];
         s.stats = std::make_unique<dataplane::client_lcore_stats[]>(n_clients);
@@ -1039,6 +1040,9 @@ std::vector<lcore_snapshot> appliance::lcore_stats() const
         ls.cache_misses = c.cache_misses.read();
         for (std::size_t s = 0; s < dataplane::fp_stage_count; ++s)
             ls.stage_cycles[s] = c.stage_cycles[s].read();
+        for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
+            ls.stalls[b] = c.stalls[b].read();
+        ls.max_stall_ms = 1e3 * static_cast<double>(c.max_stall_cycles.read()) / static_cast<double>(dpdk::tsc_hz());
         out.push_back(std::move(ls));
     }
     return out;

@@ -256,16 +256,19 @@ reply show_lcores(exec_context& ctx, const parsed_command& cmd)
             w.member("cycles_per_packet", cycles_per_packet(l));
             w.member("route_switches", l.switches);
             w.member("hold_overflow", l.hold_overflow);
+            w.member("stalls", l.stalls_total());
+            w.member("max_stall_ms", l.max_stall_ms);
             w.end_object();
         }
         w.end_array().end_object();
         return ok(w.str());
     }
-    std::string out = fmt::format("  {:>5}  {:<10} {:>14} {:>7} {:>11} {:>14} {:>9}\n", "lcore", "role", "loops",
-                                  "busy%", "cycles/pkt", "packets", "switches");
+    std::string out = fmt::format("  {:>5}  {:<10} {:>14} {:>7} {:>11} {:>14} {:>9} {:>7} {:>9}\n", "lcore", "role",
+                                  "loops", "busy%", "cycles/pkt", "packets", "switches", "stalls", "max ms");
     for (const auto& l : ls)
-        out += fmt::format("  {:>5}  {:<10} {:>14} {:>7.1f} {:>11.1f} {:>14} {:>9}\n", l.id, l.role, l.loops,
-                           busy_percent(l), cycles_per_packet(l), l.packets, l.switches);
+        out += fmt::format("  {:>5}  {:<10} {:>14} {:>7.1f} {:>11.1f} {:>14} {:>9} {:>7} {:>9.1f}\n", l.id, l.role,
+                           l.loops, busy_percent(l), cycles_per_packet(l), l.packets, l.switches, l.stalls_total(),
+                           l.max_stall_ms);
     return ok(out);
 }
 

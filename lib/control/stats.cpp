@@ -16,6 +16,11 @@ std::uint64_t port_snapshot::drops_total() const noexcept
     return std::accumulate(drops.begin(), drops.end(), std::uint64_t{0});
 }
 
+std::uint64_t lcore_snapshot::stalls_total() const noexcept
+{
+    return std::accumulate(stalls.begin(), stalls.end(), std::uint64_t{0});
+}
+
 std::uint64_t stats_snapshot::rx() const noexcept
 {
     std::uint64_t n = 0;
@@ -337,6 +342,11 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.member("announce_lost", l.announce_lost);
         w.member("client_cache_hits", l.cache_hits);
         w.member("client_cache_misses", l.cache_misses);
+        w.key("stalls").begin_object();
+        for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
+            w.member(dataplane::stall_bucket_names[b], l.stalls[b]);
+        w.end_object();
+        w.member("max_stall_ms", l.max_stall_ms);
         if constexpr (dataplane::stage_cycles_enabled) {
             // Cycles of busy iterations by stage; what the stages do not
             // cover (hold queue, RCU, the loop itself) is busy_cycles minus their sum.

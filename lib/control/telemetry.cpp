@@ -119,6 +119,8 @@ int on_lcores(const char*, const char*, rte_tel_data* d)
         add_u64(c, "packets", l.packets);
         add_u64(c, "cycles_per_packet", l.packets ? l.busy_cycles / l.packets : 0);
         add_u64(c, "route_switches", l.switches);
+        add_u64(c, "stalls", l.stalls_total());
+        add_u64(c, "max_stall_us", static_cast<std::uint64_t>(l.max_stall_ms * 1e3));
         rte_tel_data_add_dict_container(d, std::to_string(l.id).c_str(), c, 0);
     }
     return 0;

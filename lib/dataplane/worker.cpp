@@ -9,6 +9,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring_elem.h>
 
+#include <bit>
 #include <type_traits>
 
 #include "shadownet/dataplane/parse.hpp"
@@ -709,11 +710,26 @@ unsigned poll_worker(const lcore_conf& conf, lcore_state& st, std::uint64_t now)
     return handled;
 }
 
+void note_stall(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noexcept
+{
+    const std::uint64_t gap = now - st.last_loop_tsc;
+    const bool stalled = st.last_loop_tsc != 0 && conf.stall_cycles != 0 && gap >= conf.stall_cycles;
+    st.last_loop_tsc = now;
+    if (!stalled) [[likely]]
+        return;
+    const std::uint64_t ms = gap / conf.stall_cycles;
+    const auto bucket = std::min<std::size_t>(static_cast<std::size_t>(std::bit_width(ms)) - 1, stall_buckets - 1);
+    conf.counters->stalls[bucket].add(1);
+    if (gap > conf.counters->max_stall_cycles.read())
+        conf.counters->max_stall_cycles.set(gap);
+}
+
 } // namespace
 
 unsigned lcore_poll(const lcore_conf& conf, lcore_state& st) noexcept
 {
     const std::uint64_t start = rte_rdtsc();
+    note_stall(conf, st, start);
     flush_hold(conf, st, start, false);
     unsigned handled = 0;
     switch (conf.role) {
@@ -737,6 +753,7 @@ unsigned lcore_poll(const lcore_conf& conf, lcore_state& st) noexcept
 
 void lcore_paused_poll(const lcore_conf& conf, lcore_state& st) noexcept
 {
+    st.last_loop_tsc = 0; // a pause is not a stall
     flush_hold(conf, st, rte_rdtsc(), false);
     if (st.rcu_online && st.hold_count == 0) {
         rte_rcu_qsbr_thread_offline(conf.clients->rcu(), conf.lcore_id);

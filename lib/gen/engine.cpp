@@ -1,6 +1,7 @@
 #include "shadownet/gen/engine.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -218,6 +219,10 @@ struct alignas(64) engine::tx_shard {
     double quota_per_tsc = 0;
     double catch_up_credit = 0;        // packets it may release now under scenario::catch_up
     std::uint64_t credit_tsc = 0;      // when the credit was last brought up to date
+    std::uint64_t last_poll_tsc = 0;   // the previous poll_tx (0: none yet)
+    // Written by the shard's lcore only (relaxed), read by totals().
+    std::array<std::atomic<std::uint64_t>, dataplane::stall_buckets> stalls{};
+    std::atomic<std::uint64_t> max_stall_tsc{0};
     std::atomic<double> rate{0};       // total pps this tick
 };
 
@@ -373,6 +378,7 @@ engine::engine(scenario sc, std::vector<engine_port> tx, std::vector<engine_port
     group_offered_mark_.assign(sc_.groups.size(), 0);
     ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
     tick_tsc_ = sc_.tick * static_cast<double>(rte_get_tsc_hz());
+    stall_tsc_ = rte_get_tsc_hz() / 1000;
 }
 
 engine::~engine() = default;
@@ -678,12 +684,20 @@ void engine::poll_tx(unsigned shard) noexcept
             shard_tick(s, t, tsc, running);
         }
     }
+    const std::uint64_t now = rte_rdtsc();
+    if (const std::uint64_t gap = now - s.last_poll_tsc; s.last_poll_tsc != 0 && gap >= stall_tsc_) [[unlikely]] {
+        const auto bucket = std::min<std::size_t>(static_cast<std::size_t>(std::bit_width(gap / stall_tsc_)) - 1,
+                                                  dataplane::stall_buckets - 1);
+        s.stalls[bucket].store(s.stalls[bucket].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (gap > s.max_stall_tsc.load(std::memory_order_relaxed))
+            s.max_stall_tsc.store(gap, std::memory_order_relaxed);
+    }
+    s.last_poll_tsc = now;
     if (s.released >= s.quota_total || !sending_.load(std::memory_order_relaxed))
         return;
     // Release the tick's quota evenly over the tick, packet k at the start of
     // its slot (k / quota of the tick): all of it is out before the next tick,
     // even a quota of one (at the end of its slot it would race the next tick).
-    const std::uint64_t now = rte_rdtsc();
     const auto elapsed = static_cast<double>(now - s.tick_start_tsc);
     const std::uint64_t due =
         elapsed >= tick_tsc_ ? s.quota_total
@@ -789,6 +803,11 @@ void write_traffic_json(json_writer& w, const engine_totals& t, const latency_hi
     w.member("duplicates", t.duplicates);
     w.member("foreign", t.foreign);
     w.member("backpressure", t.backpressure);
+    w.key("tx_stalls").begin_object();
+    for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
+        w.member(dataplane::stall_bucket_names[b], t.tx_stalls[b]);
+    w.end_object();
+    w.member("max_tx_stall_ms", t.max_tx_stall_ms);
     write_latency_json(w, latency);
 }
 
@@ -821,6 +840,13 @@ engine_totals engine::totals() const noexcept
         t.reordered += s.reordered;
     }
     t.foreign = foreign_;
+    std::uint64_t longest = 0;
+    for (unsigned s = 0; s < n_shards_; ++s) {
+        for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
+            t.tx_stalls[b] += shards_[s].stalls[b].load(std::memory_order_relaxed);
+        longest = std::max(longest, shards_[s].max_stall_tsc.load(std::memory_order_relaxed));
+    }
+    t.max_tx_stall_ms = 1e3 * static_cast<double>(longest) / static_cast<double>(rte_get_tsc_hz());
     return t;
 }
 

@@ -391,3 +391,34 @@ TEST(worker, a_client_above_its_shadow_budget_borrows_from_the_pool_up_to_the_po
     EXPECT_EQ(t.stats[quiet].drops.read(), 0U);
     EXPECT_EQ(t.pool.in_use(), 0U);
 }
+
+// An lcore off its CPU for a while (here: the test thread not polling for
+// 3 ms) counts a stall in the bucket of its length; a pause is not one.
+TEST(worker, a_gap_between_iterations_is_counted_as_a_stall_by_its_length)
+{
+    rig t("wk_stall", 1024, 1);
+    const std::uint64_t ms = rte_get_tsc_hz() / 1000;
+    t.conf.stall_cycles = ms;
+    const auto total = [&] {
+        std::uint64_t n = 0;
+        for (const auto& b : t.counters->stalls)
+            n += b.read();
+        return n;
+    };
+    dataplane::lcore_poll(t.conf, *t.state);
+    const std::uint64_t resume = rte_rdtsc() + 3 * ms;
+    while (rte_rdtsc() < resume) {
+    }
+    dataplane::lcore_poll(t.conf, *t.state);
+    // 3 ms is in [2, 4) ms, or a later bucket if the test was descheduled too.
+    EXPECT_EQ(t.counters->stalls[0].read(), 0U);
+    EXPECT_GE(total(), 1U);
+    EXPECT_GE(t.counters->max_stall_cycles.read(), 3 * ms);
+    const auto before = total();
+    dataplane::lcore_paused_poll(t.conf, *t.state);
+    const std::uint64_t later = rte_rdtsc() + 2 * ms;
+    while (rte_rdtsc() < later) {
+    }
+    dataplane::lcore_poll(t.conf, *t.state);
+    EXPECT_EQ(total(), before) << "the first iteration after a pause has no previous one";
+}

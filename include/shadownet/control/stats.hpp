@@ -39,6 +39,9 @@ struct lcore_snapshot {
     std::uint64_t switches = 0, hold_overflow = 0, announced = 0, announce_lost = 0;
     std::uint64_t cache_hits = 0, cache_misses = 0; // client lookups: the lcore's client cache, the client table
     std::array<std::uint64_t, dataplane::fp_stage_count> stage_cycles{}; // profiling builds only (counters.hpp)
+    std::array<std::uint64_t, dataplane::stall_buckets> stalls{};        // off-CPU gaps by length (counters.hpp)
+    double max_stall_ms = 0;
+    [[nodiscard]] std::uint64_t stalls_total() const noexcept;
 };
 
 struct client_snapshot {

@@ -50,6 +50,16 @@ private:
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
+// Stalls: gaps of 1 ms or more between the starts of an lcore's consecutive
+// iterations, i.e. it was off its CPU (preempted by another thread, the
+// hypervisor) while its RX queues filled. Bucket k counts gaps of
+// [2^k, 2^(k+1)) ms; the last, 32 ms and more. What a stall costs is the
+// burst the lcore finds on its return: a primary meter with a shallower
+// bucket than the stall drops it (docs/shadow-manager.md).
+inline constexpr std::size_t stall_buckets = 6;
+inline constexpr std::array<const char*, stall_buckets> stall_bucket_names = {"1ms", "2ms", "4ms",
+                                                                             "8ms", "16ms", "32ms"};
+
 struct port_counters {
     relaxed_counter rx_packets; // received on this port
     relaxed_counter rx_bytes;
@@ -73,6 +83,8 @@ struct alignas(64) lcore_counters {
     relaxed_counter cache_hits;      // client lookups answered by the lcore's client cache
     relaxed_counter cache_misses;    // ... that went on to the client table (IPv6 sources always do; all while the cache is off)
     std::array<relaxed_counter, fp_stage_count> stage_cycles; // by fp_stage; stay 0 unless stage_cycles_enabled
+    std::array<relaxed_counter, stall_buckets> stalls;        // by length, see stall_buckets
+    relaxed_counter max_stall_cycles;                         // gauge: the longest stall, TSC cycles
     std::array<port_counters, max_ports> port;
 };
 

@@ -119,6 +119,7 @@ struct lcore_conf {
     client_shadow_meter* shadow_meters = nullptr;    // [client_table capacity + 1], lcore-private
     double budget_share = 1.0;                       // this lcore's share of every client's shadow budget
     double capacity_burst_s = 0.002;                 // bucket depth of a shadow budget, in seconds of its rate
+    std::uint64_t stall_cycles = 0;                  // 1 ms of TSC: the shortest gap counted as a stall; 0: none counted
     // Shadow pools (capacity.hpp), by physical egress port: the words the
     // control lcore stores, the meters this lcore derives from them. nullptr: no pools.
     const shadow_budget* shadow_pools = nullptr;     // [max_ports], control writes (relaxed)
@@ -150,6 +151,7 @@ struct alignas(64) lcore_state {
     bool rcu_online = false;
     unsigned idle_loops = 0;
     std::uint64_t loop = 0;
+    std::uint64_t last_loop_tsc = 0; // start of the previous iteration (0: none, or paused since)
     std::array<std::uint64_t, 1024> announce_filter{}; // key hash -> TSC of last announce
     client_cache cache;                                // lookups in front of the client table (rtc, rx)
 };

@@ -37,6 +37,7 @@
 #include <rte_mempool.h>
 
 #include "shadownet/core/json.hpp"
+#include "shadownet/dataplane/counters.hpp"
 #include "shadownet/gen/latency.hpp"
 #include "shadownet/gen/scenario.hpp"
 
@@ -86,6 +87,11 @@ struct engine_totals {
     double offered = 0;
     std::uint64_t sent = 0, unstamped = 0, backpressure = 0, received = 0, duplicates = 0, reordered = 0,
                   foreign = 0;
+    // The TX lcores' stalls (gaps of 1 ms or more between paced polls, by
+    // length as dataplane::stall_buckets): after each the lcore is behind its
+    // schedule (scenario::catch_up says how it catches up).
+    std::array<std::uint64_t, dataplane::stall_buckets> tx_stalls{};
+    double max_tx_stall_ms = 0;
     [[nodiscard]] std::uint64_t lost() const noexcept
     {
         return sent > unstamped + received ? sent - unstamped - received : 0;
@@ -191,6 +197,7 @@ private:
     tick_mailbox mailbox_;
     std::atomic<bool> sending_{true};
     double tick_tsc_ = 0;           // a tick in TSC cycles
+    std::uint64_t stall_tsc_ = 0;   // 1 ms in TSC cycles: the shortest gap between TX polls counted as a stall
 
     // Control thread only.
     std::vector<rx_client> rx_clients_;
