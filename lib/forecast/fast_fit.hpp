@@ -19,7 +19,9 @@
 // SSE surfaces of these models are multimodal, so the search is: score the
 // given starts, a 26-point Halton set and two points at alpha ~ 1 (batched,
 // four or eight per pass); descend from the four best and from R's (0.3, 0.1, 0.1),
-// cutting short descents that reach the best optimum's basin or trail it;
+// cutting short descents that reach the best optimum's basin or trail it
+// (series of 1 000 points or more: from the best only, and from where
+// L-BFGS-B's first step out of R's start lands, see r_path_start());
 // probe each parameter at its bounds from the optimum and descend again from
 // a probe that wins. The final state and SSE are always recomputed with the
 // exact recursion (filter.hpp), so reported numbers are R's recursion to the
