@@ -145,7 +145,8 @@ struct engine::tx_client {
     bool image128 = false;     // the image is 128 bytes (else 64)
     bool tcp = false;          // write the TCP sequence
     bool ipv6 = false;         // compute the L4 checksum
-    std::uint32_t quota = 0;
+    std::uint32_t quota = 0;     // packets still to send this tick
+    std::uint32_t quota_tick = 0; // ... at the tick's start
     double rate = 0;             // pps during the current tick
     double carry = 0;            // fractional packets owed from earlier ticks
     double scheduled = 0;        // pcap at original timing: frames due so far
@@ -503,6 +504,7 @@ void engine::shard_tick(tx_shard& s, double t, std::uint64_t tsc, bool running) 
             const auto left = c.frames->frames.size() - std::min<std::uint64_t>(c.replayed, c.frames->frames.size());
             c.quota = static_cast<std::uint32_t>(std::min<std::uint64_t>(c.quota, left));
         }
+        c.quota_tick = c.quota;
         rate += c.rate;
         quota += c.quota;
         if (c.quota > 0)
@@ -523,12 +525,30 @@ unsigned engine::send_burst(tx_shard& s, unsigned n, std::uint64_t tsc) noexcept
     std::array<std::uint32_t, max_burst> who;
     std::array<bool, max_burst> stamped;
     n = std::min<unsigned>(n, max_burst);
-    // Take clients in turn; a client whose quota is spent leaves the list.
+    // Take clients in turn, each at most one packet ahead of its share of
+    // what the shard has released so far: every client's packets spread
+    // over the tick in proportion to its quota. (In turn alone, a tick's
+    // small quotas went out first and the large ones after them, at up to
+    // twice their rate, and a backlog after a stall went to the largest
+    // clients at the whole shard's rate.) A client whose quota is spent
+    // leaves the list. Someone is always within their share while quota
+    // is left; the skip count is a guard.
     unsigned made = 0;
+    std::size_t skipped = 0;
+    const double per_released = s.quota_total ? 1.0 / static_cast<double>(s.quota_total) : 0.0;
     while (made < n && !s.active.empty()) {
         if (s.cursor >= s.active.size())
             s.cursor = 0;
         const std::uint32_t j = s.active[s.cursor];
+        const tx_client& c = s.clients[j];
+        const double progress = static_cast<double>(s.released + made) * per_released;
+        if (static_cast<double>(c.quota_tick - c.quota) >= static_cast<double>(c.quota_tick) * progress + 1.0) {
+            ++s.cursor;
+            if (++skipped >= s.active.size())
+                break;
+            continue;
+        }
+        skipped = 0;
         who[made++] = j;
         if (--s.clients[j].quota == 0) {
             s.active[s.cursor] = s.active.back();

@@ -461,6 +461,66 @@ TEST(engine, catch_up_paces_the_backlog_after_a_stall)
     rte_vdev_uninit("net_ring_engc");
 }
 
+// One large client among many small ones: its packets spread over the tick
+// in proportion to its quota, not after everybody else's. In turn alone,
+// the first ten rounds of a tick were the 100 small clients' whole quotas
+// and one packet of the large one in each, and the large one then sent the
+// rest of its quota at the whole tick's rate.
+TEST(engine, a_large_client_is_interleaved_in_proportion_with_many_small_ones)
+{
+    auto pool = dpdk::mempool::pktmbuf("engw_pool", 8191, 0, 0);
+    dpdk::ring wire("engw_wire", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* rings[] = {wire.get()};
+    const int id = rte_eth_from_rings("engw", rings, 1, rings, 1, 0);
+    ASSERT_GE(id, 0);
+    {
+        const auto pid = static_cast<std::uint16_t>(id);
+        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
+        port.start();
+        const auto sc = gen::parse_scenario(R"(
+duration = 1
+tick = 0.1
+[group big]
+clients = 1
+src = 10.1.0.1
+rate = 20000
+[group small]
+clients = 100
+src = 10.2.0.1
+rate = 100
+)",
+                                            "interleave");
+        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), 32);
+        ASSERT_TRUE(e.tick(0)); // quotas: 2 000 for the big client, 10 for each small one
+        std::vector<bool> from_big;
+        const auto end = rte_rdtsc() + rte_get_tsc_hz() / 20; // half the tick: ~1 500 packets
+        while (rte_rdtsc() < end) {
+            e.poll_tx(0);
+            std::array<void*, 64> got{};
+            const unsigned n = wire.dequeue_burst(got);
+            for (unsigned i = 0; i < n; ++i) {
+                auto* m = static_cast<rte_mbuf*>(got[i]);
+                const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+                from_big.push_back(rte_be_to_cpu_32(ip->src_addr) == ((10U << 24) | (1U << 16) | 1U));
+                rte_pktmbuf_free(m);
+            }
+        }
+        ASSERT_GE(from_big.size(), 600U);
+        const auto big_in = [&](std::size_t at) {
+            return std::count(from_big.begin() + static_cast<std::ptrdiff_t>(at),
+                              from_big.begin() + static_cast<std::ptrdiff_t>(at + 300), true);
+        };
+        // A client may run one packet ahead of its share: at the tick's start
+        // each small client sends that one, so the first 300 hold at least
+        // 300 - 2 x 100 of the big client's (in turn alone: 3).
+        EXPECT_GE(big_in(0), 95);
+        // Later, any stretch carries the big client at its share, 2/3.
+        EXPECT_NEAR(static_cast<double>(big_in(from_big.size() / 2)), 200.0, 20.0);
+        EXPECT_EQ(pool.in_use(), 0U);
+    }
+    rte_vdev_uninit("net_ring_engw");
+}
+
 // Per-client latency through a far end that holds every packet for a known
 // time before handing it back: clients 0-1 are held 2.5 ms, clients 2-3 are
 // held 20 ms, client 4 (past the engine's latency_clients = 4) 2.5 ms. Each
