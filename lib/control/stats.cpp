@@ -342,10 +342,7 @@ std::string summary_json(const stats_snapshot& s, double elapsed_s, std::uint64_
         w.member("announce_lost", l.announce_lost);
         w.member("client_cache_hits", l.cache_hits);
         w.member("client_cache_misses", l.cache_misses);
-        w.key("stalls").begin_object();
-        for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
-            w.member(dataplane::stall_bucket_names[b], l.stalls[b]);
-        w.end_object();
+        gen::write_stalls_json(w, "stalls", l.stalls);
         w.member("max_stall_ms", l.max_stall_ms);
         if constexpr (dataplane::stage_cycles_enabled) {
             // Cycles of busy iterations by stage; what the stages do not

@@ -9,7 +9,6 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring_elem.h>
 
-#include <bit>
 #include <type_traits>
 
 #include "shadownet/dataplane/parse.hpp"
@@ -717,9 +716,7 @@ void note_stall(const lcore_conf& conf, lcore_state& st, std::uint64_t now) noex
     st.last_loop_tsc = now;
     if (!stalled) [[likely]]
         return;
-    const std::uint64_t ms = gap / conf.stall_cycles;
-    const auto bucket = std::min<std::size_t>(static_cast<std::size_t>(std::bit_width(ms)) - 1, stall_buckets - 1);
-    conf.counters->stalls[bucket].add(1);
+    conf.counters->stalls[stall_bucket(gap, conf.stall_cycles)].add(1);
     if (gap > conf.counters->max_stall_cycles.read())
         conf.counters->max_stall_cycles.set(gap);
 }

@@ -1,7 +1,6 @@
 #include "shadownet/gen/engine.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -706,8 +705,7 @@ void engine::poll_tx(unsigned shard) noexcept
     }
     const std::uint64_t now = rte_rdtsc();
     if (const std::uint64_t gap = now - s.last_poll_tsc; s.last_poll_tsc != 0 && gap >= stall_tsc_) [[unlikely]] {
-        const auto bucket = std::min<std::size_t>(static_cast<std::size_t>(std::bit_width(gap / stall_tsc_)) - 1,
-                                                  dataplane::stall_buckets - 1);
+        const std::size_t bucket = dataplane::stall_bucket(gap, stall_tsc_);
         s.stalls[bucket].store(s.stalls[bucket].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (gap > s.max_stall_tsc.load(std::memory_order_relaxed))
             s.max_stall_tsc.store(gap, std::memory_order_relaxed);
@@ -812,6 +810,15 @@ void engine::receive() noexcept
     }
 }
 
+void write_stalls_json(json_writer& w, std::string_view key,
+                       const std::array<std::uint64_t, dataplane::stall_buckets>& counts)
+{
+    w.key(key).begin_object();
+    for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
+        w.member(dataplane::stall_bucket_names[b], counts[b]);
+    w.end_object();
+}
+
 void write_traffic_json(json_writer& w, const engine_totals& t, const latency_histogram& latency)
 {
     w.member("offered", t.offered);
@@ -823,10 +830,7 @@ void write_traffic_json(json_writer& w, const engine_totals& t, const latency_hi
     w.member("duplicates", t.duplicates);
     w.member("foreign", t.foreign);
     w.member("backpressure", t.backpressure);
-    w.key("tx_stalls").begin_object();
-    for (std::size_t b = 0; b < dataplane::stall_buckets; ++b)
-        w.member(dataplane::stall_bucket_names[b], t.tx_stalls[b]);
-    w.end_object();
+    write_stalls_json(w, "tx_stalls", t.tx_stalls);
     w.member("max_tx_stall_ms", t.max_tx_stall_ms);
     write_latency_json(w, latency);
 }

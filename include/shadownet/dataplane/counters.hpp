@@ -10,8 +10,10 @@
 //   values into a baseline owned by the reader, and displays value - baseline.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 
 #include "shadownet/dataplane/drop_reason.hpp"
@@ -59,6 +61,12 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::size_t stall_buckets = 6;
 inline constexpr std::array<const char*, stall_buckets> stall_bucket_names = {"1ms", "2ms", "4ms",
                                                                              "8ms", "16ms", "32ms"};
+
+// The bucket of a stall of `gap` TSC cycles, `ms_cycles` a millisecond (gap >= ms_cycles).
+constexpr std::size_t stall_bucket(std::uint64_t gap, std::uint64_t ms_cycles) noexcept
+{
+    return std::min<std::size_t>(static_cast<std::size_t>(std::bit_width(gap / ms_cycles)) - 1, stall_buckets - 1);
+}
 
 struct port_counters {
     relaxed_counter rx_packets; // received on this port

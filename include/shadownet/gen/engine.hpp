@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rte_mbuf.h>
@@ -111,6 +112,11 @@ struct tick_row {
 // as members of the JSON object being written: shadowgen's summary and the
 // appliance's "traffic" section share the one format.
 void write_traffic_json(json_writer& w, const engine_totals& t, const latency_histogram& latency);
+
+// A stall histogram (dataplane::stall_buckets) as an object under `key`:
+// shadowgen's TX lcores here, the appliance's forwarding lcores in its summary.
+void write_stalls_json(json_writer& w, std::string_view key,
+                       const std::array<std::uint64_t, dataplane::stall_buckets>& counts);
 
 class engine {
 public:
