@@ -105,8 +105,7 @@ bool drained(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, st
     return now - mark >= conf.grace_cycles;
 }
 
-// Meters, sends what the PMD takes, counts it per port, per client and per
-// path, and drops the rest as tx_full. Marks each client's egress for drain checks.
+// The lcore's meter for a budget word, re-derived when the word changed.
 void refresh_meter(const lcore_conf& conf, client_shadow_meter& sm, std::uint64_t w) noexcept
 {
     if (sm.applied == w)
@@ -167,6 +166,8 @@ std::uint16_t meter(const lcore_conf& conf, std::uint16_t port, rte_mbuf** pkts,
     return kept;
 }
 
+// Meters, sends what the PMD takes, counts it per port, per client and per
+// path, and drops the rest as tx_full. Marks each client's egress for drain checks.
 void send(const lcore_conf& conf, std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts, std::uint32_t* clients,
           std::uint16_t* in_ports, path via, std::uint16_t n, std::uint64_t now) noexcept
 {
