@@ -7,7 +7,10 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -27,6 +30,56 @@
 #include "shadownet/gen/scenario.hpp"
 
 using namespace shadownet;
+
+namespace {
+
+// A net_ring port whose TX ring is its own RX ring, with its mbuf pool: what
+// the engine sends comes back to it, unless the test takes it off the wire
+// first. The port is stopped and its vdev removed before the ring and the
+// pool go.
+class looped_port {
+public:
+    looped_port(const std::string& tag, unsigned pool_size, unsigned ring_size)
+        : pool(dpdk::mempool::pktmbuf(tag + "_pool", pool_size, 0, 0)),
+          wire(tag + "_wire", ring_size, 0, RING_F_SP_ENQ | RING_F_SC_DEQ),
+          tag_(tag)
+    {
+        rte_ring* rings[] = {wire.get()};
+        const int port_id = rte_eth_from_rings(tag.c_str(), rings, 1, rings, 1, 0);
+        if (port_id < 0)
+            throw std::runtime_error("rte_eth_from_rings failed for " + tag);
+        id = static_cast<std::uint16_t>(port_id);
+        port_.emplace(id, dpdk::port_setup{}, pool.get());
+        port_->start();
+    }
+    looped_port(const looped_port&) = delete;
+    looped_port& operator=(const looped_port&) = delete;
+    ~looped_port()
+    {
+        port_.reset();
+        rte_vdev_uninit(("net_ring_" + tag_).c_str());
+    }
+
+    // Frees whatever is on the wire.
+    void drain()
+    {
+        std::array<void*, 64> got{};
+        unsigned n = 0;
+        while ((n = wire.dequeue_burst(got)) > 0)
+            for (unsigned i = 0; i < n; ++i)
+                rte_pktmbuf_free(static_cast<rte_mbuf*>(got[i]));
+    }
+
+    dpdk::mempool pool;
+    dpdk::ring wire;
+    std::uint16_t id = 0;
+
+private:
+    std::string tag_;
+    std::optional<dpdk::port> port_;
+};
+
+} // namespace
 
 TEST(engine, counts_injected_loss_reordering_and_duplicates)
 {
@@ -227,101 +280,92 @@ rate = 1000
 // captured and are counted unstamped; with loop = no the capture plays once.
 TEST(engine, pcap_group_stamps_frames_with_room)
 {
-    auto pool = dpdk::mempool::pktmbuf("engp_pool", 4095, 0, 0);
-    dpdk::ring wire("engp_wire", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    rte_ring* rings[] = {wire.get()};
-    const int id = rte_eth_from_rings("engp", rings, 1, rings, 1, 0); // looped back
-    ASSERT_GE(id, 0);
+    looped_port w("engp", 4095, 4096);
+    const auto pid = w.id;
+    auto trace = std::make_shared<gen::pcap_trace>();
+    // A 100-byte UDP/IPv4 frame with a (soon wrong) checksum, a TCP/IPv4
+    // one, and a 60-byte ARP-sized frame with no room.
+    std::vector<std::uint8_t> udp(100, 0xab);
     {
-        const auto pid = static_cast<std::uint16_t>(id);
-        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
-        port.start();
-        auto trace = std::make_shared<gen::pcap_trace>();
-        // A 100-byte UDP/IPv4 frame with a (soon wrong) checksum, a TCP/IPv4
-        // one, and a 60-byte ARP-sized frame with no room.
-        std::vector<std::uint8_t> udp(100, 0xab);
-        {
-            std::memset(udp.data(), 0, 42);
-            udp[12] = 0x08;
-            udp[14] = 0x45;
-            udp[16] = 0;
-            udp[17] = 86;
-            udp[23] = IPPROTO_UDP;
-            udp[38] = 0;
-            udp[39] = 66;
-            udp[40] = 0x12; // a checksum the stamp would break
-        }
-        std::vector<std::uint8_t> tcp(120, 0xcd);
-        {
-            std::memset(tcp.data(), 0, 54);
-            tcp[12] = 0x08;
-            tcp[14] = 0x45;
-            tcp[17] = 106;
-            tcp[23] = IPPROTO_TCP;
-            tcp[46] = 5 << 4;
-        }
-        std::vector<std::uint8_t> arp(60, 0);
-        arp[12] = 0x08;
-        arp[13] = 0x06;
-        trace->frames = {{udp, 0}, {tcp, 0.001}, {arp, 0.002}};
-        trace->span = 0.003;
-        gen::scenario sc;
-        sc.tick = 0.01;
-        sc.duration = 0.2;
-        gen::client_group g;
-        g.name = "replay";
-        g.pcap = trace;
-        g.timing = gen::replay_timing::profile;
-        g.demand.rate = 3000; // 3 frames every ms
-        g.demand.loop = false;
-        sc.groups.push_back(g);
-        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), 32);
-        std::vector<rte_mbuf*> seen;
-        int k = 0;
-        while (e.tick(k * 0.01)) {
-            const auto until = rte_rdtsc() + rte_get_tsc_hz() / 100;
-            while (rte_rdtsc() < until) {
-                e.poll_tx(0);
-                std::array<void*, 64> got{};
-                const unsigned n = wire.dequeue_burst(got); // take them off the loop to look at them
-                for (unsigned i = 0; i < n; ++i)
-                    seen.push_back(static_cast<rte_mbuf*>(got[i]));
-            }
-            ++k;
-        }
-        ASSERT_EQ(seen.size(), 3U); // loop = no: once
-        const auto s = e.stats_of(0);
-        EXPECT_EQ(s.sent, 3U);
-        EXPECT_EQ(s.unstamped, 1U);
-        for (auto* m : seen) {
-            const auto* d = rte_pktmbuf_mtod(m, const std::uint8_t*);
-            const std::size_t at = gen::stamp_offset(d, rte_pktmbuf_data_len(m));
-            const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(d + 14);
-            if (d[13] == 0x06) {
-                EXPECT_EQ(at, 0U);
-                EXPECT_EQ(rte_pktmbuf_pkt_len(m), 60U);
-                continue;
-            }
-            EXPECT_EQ(at, ip->next_proto_id == IPPROTO_UDP ? 42U : 54U);
-            EXPECT_EQ(gen::read_stamp(d + at).magic, gen::stamp_magic);
-            if (ip->next_proto_id == IPPROTO_UDP)
-                EXPECT_EQ(d[40] | d[41], 0); // cleared: 0 is a valid UDP/IPv4 checksum
-            else
-                EXPECT_EQ(__rte_ipv4_udptcp_cksum(ip, d + 34), 0xffff); // valid
-            EXPECT_EQ(d[at + gen::stamp_bytes], ip->next_proto_id == IPPROTO_UDP ? 0xab : 0xcd); // payload after the stamp as captured
-        }
-        for (auto* m : seen) {
-            void* obj = m;
-            ASSERT_EQ(wire.enqueue_burst({&obj, 1}), 1U);
-        }
-        e.receive();
-        const auto after = e.stats_of(0);
-        EXPECT_EQ(after.received, 2U);
-        EXPECT_EQ(after.lost(), 0U);
-        EXPECT_EQ(e.totals().foreign, 1U); // the unstamped frame came back as someone else's
-        EXPECT_EQ(pool.in_use(), 0U);
+        std::memset(udp.data(), 0, 42);
+        udp[12] = 0x08;
+        udp[14] = 0x45;
+        udp[16] = 0;
+        udp[17] = 86;
+        udp[23] = IPPROTO_UDP;
+        udp[38] = 0;
+        udp[39] = 66;
+        udp[40] = 0x12; // a checksum the stamp would break
     }
-    rte_vdev_uninit("net_ring_engp");
+    std::vector<std::uint8_t> tcp(120, 0xcd);
+    {
+        std::memset(tcp.data(), 0, 54);
+        tcp[12] = 0x08;
+        tcp[14] = 0x45;
+        tcp[17] = 106;
+        tcp[23] = IPPROTO_TCP;
+        tcp[46] = 5 << 4;
+    }
+    std::vector<std::uint8_t> arp(60, 0);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    trace->frames = {{udp, 0}, {tcp, 0.001}, {arp, 0.002}};
+    trace->span = 0.003;
+    gen::scenario sc;
+    sc.tick = 0.01;
+    sc.duration = 0.2;
+    gen::client_group g;
+    g.name = "replay";
+    g.pcap = trace;
+    g.timing = gen::replay_timing::profile;
+    g.demand.rate = 3000; // 3 frames every ms
+    g.demand.loop = false;
+    sc.groups.push_back(g);
+    gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, w.pool.get(), 32);
+    std::vector<rte_mbuf*> seen;
+    int k = 0;
+    while (e.tick(k * 0.01)) {
+        const auto until = rte_rdtsc() + rte_get_tsc_hz() / 100;
+        while (rte_rdtsc() < until) {
+            e.poll_tx(0);
+            std::array<void*, 64> got{};
+            const unsigned n = w.wire.dequeue_burst(got); // take them off the loop to look at them
+            for (unsigned i = 0; i < n; ++i)
+                seen.push_back(static_cast<rte_mbuf*>(got[i]));
+        }
+        ++k;
+    }
+    ASSERT_EQ(seen.size(), 3U); // loop = no: once
+    const auto s = e.stats_of(0);
+    EXPECT_EQ(s.sent, 3U);
+    EXPECT_EQ(s.unstamped, 1U);
+    for (auto* m : seen) {
+        const auto* d = rte_pktmbuf_mtod(m, const std::uint8_t*);
+        const std::size_t at = gen::stamp_offset(d, rte_pktmbuf_data_len(m));
+        const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(d + 14);
+        if (d[13] == 0x06) {
+            EXPECT_EQ(at, 0U);
+            EXPECT_EQ(rte_pktmbuf_pkt_len(m), 60U);
+            continue;
+        }
+        EXPECT_EQ(at, ip->next_proto_id == IPPROTO_UDP ? 42U : 54U);
+        EXPECT_EQ(gen::read_stamp(d + at).magic, gen::stamp_magic);
+        if (ip->next_proto_id == IPPROTO_UDP)
+            EXPECT_EQ(d[40] | d[41], 0); // cleared: 0 is a valid UDP/IPv4 checksum
+        else
+            EXPECT_EQ(__rte_ipv4_udptcp_cksum(ip, d + 34), 0xffff); // valid
+        EXPECT_EQ(d[at + gen::stamp_bytes], ip->next_proto_id == IPPROTO_UDP ? 0xab : 0xcd); // payload after the stamp as captured
+    }
+    for (auto* m : seen) {
+        void* obj = m;
+        ASSERT_EQ(w.wire.enqueue_burst({&obj, 1}), 1U);
+    }
+    e.receive();
+    const auto after = e.stats_of(0);
+    EXPECT_EQ(after.received, 2U);
+    EXPECT_EQ(after.lost(), 0U);
+    EXPECT_EQ(e.totals().foreign, 1U); // the unstamped frame came back as someone else's
+    EXPECT_EQ(w.pool.in_use(), 0U);
 }
 
 // pcap replay at original timing: the capture's timestamps decide the rate,
@@ -329,66 +373,50 @@ TEST(engine, pcap_group_stamps_frames_with_room)
 // each asking for almost nothing new) still owe a tick of the capture's rate.
 TEST(engine, pcap_original_timing_after_a_stall)
 {
-    auto pool = dpdk::mempool::pktmbuf("engs_pool", 4095, 0, 0);
-    dpdk::ring wire("engs_wire", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    rte_ring* rings[] = {wire.get()};
-    const int id = rte_eth_from_rings("engs", rings, 1, rings, 1, 0);
-    ASSERT_GE(id, 0);
-    {
-        const auto pid = static_cast<std::uint16_t>(id);
-        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
-        port.start();
-        auto trace = std::make_shared<gen::pcap_trace>();
-        std::vector<std::uint8_t> arp(60, 0); // content does not matter here
-        arp[12] = 0x08;
-        arp[13] = 0x06;
-        for (int i = 0; i < 10; ++i)
-            trace->frames.push_back({arp, i * 0.01}); // 100 frames/s
-        trace->span = 0.1;
-        gen::scenario sc;
-        sc.tick = 0.1;
-        sc.duration = 0;
-        gen::client_group g;
-        g.name = "replay";
-        g.pcap = trace;
-        sc.groups.push_back(g); // timing = original, loop = yes
-        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), 32);
-        const auto drain = [&wire] {
-            std::array<void*, 64> got{};
-            unsigned n = 0;
-            while ((n = wire.dequeue_burst(got)) > 0)
-                for (unsigned i = 0; i < n; ++i)
-                    rte_pktmbuf_free(static_cast<rte_mbuf*>(got[i]));
-        };
-        const auto run_for = [&](std::uint64_t cycles) {
-            const auto until = rte_rdtsc() + cycles;
-            while (rte_rdtsc() < until) {
-                e.poll_tx(0);
-                drain();
-            }
-        };
-        const auto hz = rte_get_tsc_hz();
-        e.tick(0);
-        run_for(hz / 10);
-        EXPECT_EQ(e.stats_of(0).sent, 10U); // frames 0-9 are due in [0, 0.1)
-        // A stall: the next tick comes at 0.25, then two more right behind it.
-        e.tick(0.25);
-        e.poll_tx(0);
-        e.tick(0.2501);
-        e.poll_tx(0);
-        e.tick(0.2502);
-        run_for(hz / 10);
-        // Due by 0.3502: 36 frames. Sent: the 10, one in each of the first two
-        // catch-up polls, and then what the last tick owes: its own new frame
-        // and up to a tick (10 frames) of what the others did not send.
-        const auto sent = e.stats_of(0).sent;
-        EXPECT_GE(sent, 10U + 2 + 10);
-        EXPECT_LE(sent, 36U);
-        EXPECT_EQ(e.stats_of(0).unstamped, sent);
-        drain();
-        EXPECT_EQ(pool.in_use(), 0U);
-    }
-    rte_vdev_uninit("net_ring_engs");
+    looped_port w("engs", 4095, 4096);
+    const auto pid = w.id;
+    auto trace = std::make_shared<gen::pcap_trace>();
+    std::vector<std::uint8_t> arp(60, 0); // content does not matter here
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    for (int i = 0; i < 10; ++i)
+        trace->frames.push_back({arp, i * 0.01}); // 100 frames/s
+    trace->span = 0.1;
+    gen::scenario sc;
+    sc.tick = 0.1;
+    sc.duration = 0;
+    gen::client_group g;
+    g.name = "replay";
+    g.pcap = trace;
+    sc.groups.push_back(g); // timing = original, loop = yes
+    gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, w.pool.get(), 32);
+    const auto run_for = [&](std::uint64_t cycles) {
+        const auto until = rte_rdtsc() + cycles;
+        while (rte_rdtsc() < until) {
+            e.poll_tx(0);
+            w.drain();
+        }
+    };
+    const auto hz = rte_get_tsc_hz();
+    e.tick(0);
+    run_for(hz / 10);
+    EXPECT_EQ(e.stats_of(0).sent, 10U); // frames 0-9 are due in [0, 0.1)
+    // A stall: the next tick comes at 0.25, then two more right behind it.
+    e.tick(0.25);
+    e.poll_tx(0);
+    e.tick(0.2501);
+    e.poll_tx(0);
+    e.tick(0.2502);
+    run_for(hz / 10);
+    // Due by 0.3502: 36 frames. Sent: the 10, one in each of the first two
+    // catch-up polls, and then what the last tick owes: its own new frame
+    // and up to a tick (10 frames) of what the others did not send.
+    const auto sent = e.stats_of(0).sent;
+    EXPECT_GE(sent, 10U + 2 + 10);
+    EXPECT_LE(sent, 36U);
+    EXPECT_EQ(e.stats_of(0).unstamped, sent);
+    w.drain();
+    EXPECT_EQ(w.pool.in_use(), 0U);
 }
 
 // A stalled generator (its thread descheduled for 40 ms, 800 packets behind
@@ -397,68 +425,52 @@ TEST(engine, pcap_original_timing_after_a_stall)
 // the same stall puts the whole backlog on the wire back to back.
 TEST(engine, catch_up_paces_the_backlog_after_a_stall)
 {
-    auto pool = dpdk::mempool::pktmbuf("engc_pool", 8191, 0, 0);
-    dpdk::ring wire("engc_wire", 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    rte_ring* rings[] = {wire.get()};
-    const int id = rte_eth_from_rings("engc", rings, 1, rings, 1, 0);
-    ASSERT_GE(id, 0);
-    {
-        const auto pid = static_cast<std::uint16_t>(id);
-        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
-        port.start();
-        const auto drain = [&wire] {
-            std::array<void*, 64> got{};
-            unsigned n = 0;
-            while ((n = wire.dequeue_burst(got)) > 0)
-                for (unsigned i = 0; i < n; ++i)
-                    rte_pktmbuf_free(static_cast<rte_mbuf*>(got[i]));
-        };
-        const auto hz = static_cast<double>(rte_get_tsc_hz());
-        constexpr double rate = 20000;
-        constexpr unsigned burst = 32;
-        for (const double catch_up : {0.0, 1.25}) {
-            SCOPED_TRACE(catch_up);
-            auto sc = gen::simple_scenario(4, rate, 0.4);
-            sc.tick = 0.1;
-            sc.catch_up = catch_up;
-            gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), burst);
-            const auto run_until = [&](std::uint64_t tsc) {
-                while (rte_rdtsc() < tsc) {
-                    e.poll_tx(0);
-                    drain();
-                }
-            };
-            const std::uint64_t start = rte_rdtsc();
-            ASSERT_TRUE(e.tick(0));
-            run_until(start + static_cast<std::uint64_t>(0.02 * hz));
-            // The stall: no polls for 40 ms.
-            const std::uint64_t resume = start + static_cast<std::uint64_t>(0.06 * hz);
-            while (rte_rdtsc() < resume) {
-            }
-            const std::uint64_t before = e.totals().sent;
-            const std::uint64_t t0 = rte_rdtsc();
-            for (int i = 0; i < 30; ++i) {
+    looped_port w("engk", 8191, 8192);
+    const auto pid = w.id;
+    const auto hz = static_cast<double>(rte_get_tsc_hz());
+    constexpr double rate = 20000;
+    constexpr unsigned burst = 32;
+    for (const double catch_up : {0.0, 1.25}) {
+        SCOPED_TRACE(catch_up);
+        auto sc = gen::simple_scenario(4, rate, 0.4);
+        sc.tick = 0.1;
+        sc.catch_up = catch_up;
+        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, w.pool.get(), burst);
+        const auto run_until = [&](std::uint64_t tsc) {
+            while (rte_rdtsc() < tsc) {
                 e.poll_tx(0);
-                drain();
+                w.drain();
             }
-            const double elapsed = static_cast<double>(rte_rdtsc() - t0) / hz;
-            const std::uint64_t right_after = e.totals().sent - before;
-            if (catch_up > 0)
-                EXPECT_LE(static_cast<double>(right_after), catch_up * rate * elapsed + burst + 1);
-            else
-                EXPECT_GE(right_after, 700U); // ~800 behind, 30 polls of up to 32
-            // The rest of the run: every tick's quota goes out, the backlog included.
-            for (int k = 1; k <= 4; ++k) {
-                run_until(start + static_cast<std::uint64_t>(k * 0.1 * hz));
-                e.tick(k * 0.1);
-            }
-            run_until(rte_rdtsc() + static_cast<std::uint64_t>(0.1 * hz));
-            EXPECT_NEAR(static_cast<double>(e.totals().sent), e.totals().offered, 0.01 * e.totals().offered);
-            drain();
+        };
+        const std::uint64_t start = rte_rdtsc();
+        ASSERT_TRUE(e.tick(0));
+        run_until(start + static_cast<std::uint64_t>(0.02 * hz));
+        // The stall: no polls for 40 ms.
+        const std::uint64_t resume = start + static_cast<std::uint64_t>(0.06 * hz);
+        while (rte_rdtsc() < resume) {
         }
-        EXPECT_EQ(pool.in_use(), 0U);
+        const std::uint64_t before = e.totals().sent;
+        const std::uint64_t t0 = rte_rdtsc();
+        for (int i = 0; i < 30; ++i) {
+            e.poll_tx(0);
+            w.drain();
+        }
+        const double elapsed = static_cast<double>(rte_rdtsc() - t0) / hz;
+        const std::uint64_t right_after = e.totals().sent - before;
+        if (catch_up > 0)
+            EXPECT_LE(static_cast<double>(right_after), catch_up * rate * elapsed + burst + 1);
+        else
+            EXPECT_GE(right_after, 700U); // ~800 behind, 30 polls of up to 32
+        // The rest of the run: every tick's quota goes out, the backlog included.
+        for (int k = 1; k <= 4; ++k) {
+            run_until(start + static_cast<std::uint64_t>(k * 0.1 * hz));
+            e.tick(k * 0.1);
+        }
+        run_until(rte_rdtsc() + static_cast<std::uint64_t>(0.1 * hz));
+        EXPECT_NEAR(static_cast<double>(e.totals().sent), e.totals().offered, 0.01 * e.totals().offered);
+        w.drain();
     }
-    rte_vdev_uninit("net_ring_engc");
+    EXPECT_EQ(w.pool.in_use(), 0U);
 }
 
 // One large client among many small ones: its packets spread over the tick
@@ -468,16 +480,9 @@ TEST(engine, catch_up_paces_the_backlog_after_a_stall)
 // rest of its quota at the whole tick's rate.
 TEST(engine, a_large_client_is_interleaved_in_proportion_with_many_small_ones)
 {
-    auto pool = dpdk::mempool::pktmbuf("engw_pool", 8191, 0, 0);
-    dpdk::ring wire("engw_wire", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    rte_ring* rings[] = {wire.get()};
-    const int id = rte_eth_from_rings("engw", rings, 1, rings, 1, 0);
-    ASSERT_GE(id, 0);
-    {
-        const auto pid = static_cast<std::uint16_t>(id);
-        dpdk::port port(pid, dpdk::port_setup{}, pool.get());
-        port.start();
-        const auto sc = gen::parse_scenario(R"(
+    looped_port w("engw", 8191, 4096);
+    const auto pid = w.id;
+    const auto sc = gen::parse_scenario(R"(
 duration = 1
 tick = 0.1
 [group big]
@@ -489,36 +494,34 @@ clients = 100
 src = 10.2.0.1
 rate = 100
 )",
-                                            "interleave");
-        gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, pool.get(), 32);
-        ASSERT_TRUE(e.tick(0)); // quotas: 2 000 for the big client, 10 for each small one
-        std::vector<bool> from_big;
-        const auto end = rte_rdtsc() + rte_get_tsc_hz() / 20; // half the tick: ~1 500 packets
-        while (rte_rdtsc() < end) {
-            e.poll_tx(0);
-            std::array<void*, 64> got{};
-            const unsigned n = wire.dequeue_burst(got);
-            for (unsigned i = 0; i < n; ++i) {
-                auto* m = static_cast<rte_mbuf*>(got[i]);
-                const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
-                from_big.push_back(rte_be_to_cpu_32(ip->src_addr) == ((10U << 24) | (1U << 16) | 1U));
-                rte_pktmbuf_free(m);
-            }
+                                        "interleave");
+    gen::engine e(sc, {{pid, 1, 1}}, {{pid, 1, 1}}, w.pool.get(), 32);
+    ASSERT_TRUE(e.tick(0)); // quotas: 2 000 for the big client, 10 for each small one
+    std::vector<bool> from_big;
+    const auto end = rte_rdtsc() + rte_get_tsc_hz() / 20; // half the tick: ~1 500 packets
+    while (rte_rdtsc() < end) {
+        e.poll_tx(0);
+        std::array<void*, 64> got{};
+        const unsigned n = w.wire.dequeue_burst(got);
+        for (unsigned i = 0; i < n; ++i) {
+            auto* m = static_cast<rte_mbuf*>(got[i]);
+            const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+            from_big.push_back(rte_be_to_cpu_32(ip->src_addr) == ((10U << 24) | (1U << 16) | 1U));
+            rte_pktmbuf_free(m);
         }
-        ASSERT_GE(from_big.size(), 600U);
-        const auto big_in = [&](std::size_t at) {
-            return std::count(from_big.begin() + static_cast<std::ptrdiff_t>(at),
-                              from_big.begin() + static_cast<std::ptrdiff_t>(at + 300), true);
-        };
-        // A client may run one packet ahead of its share: at the tick's start
-        // each small client sends that one, so the first 300 hold at least
-        // 300 - 2 x 100 of the big client's (in turn alone: 3).
-        EXPECT_GE(big_in(0), 95);
-        // Later, any stretch carries the big client at its share, 2/3.
-        EXPECT_NEAR(static_cast<double>(big_in(from_big.size() / 2)), 200.0, 20.0);
-        EXPECT_EQ(pool.in_use(), 0U);
     }
-    rte_vdev_uninit("net_ring_engw");
+    ASSERT_GE(from_big.size(), 600U);
+    const auto big_in = [&](std::size_t at) {
+        return std::count(from_big.begin() + static_cast<std::ptrdiff_t>(at),
+                          from_big.begin() + static_cast<std::ptrdiff_t>(at + 300), true);
+    };
+    // A client may run one packet ahead of its share: at the tick's start
+    // each small client sends that one, so the first 300 hold at least
+    // 300 - 2 x 100 of the big client's (in turn alone: 3).
+    EXPECT_GE(big_in(0), 95);
+    // Later, any stretch carries the big client at its share, 2/3.
+    EXPECT_NEAR(static_cast<double>(big_in(from_big.size() / 2)), 200.0, 20.0);
+    EXPECT_EQ(w.pool.in_use(), 0U);
 }
 
 // Per-client latency through a far end that holds every packet for a known
