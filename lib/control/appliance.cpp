@@ -221,7 +221,7 @@ appliance::appliance(const app_config& cfg) : cfg_(cfg), registry_(cfg.clients.h
         if (!snm_log_)
             throw config_error(fmt::format("--snm-log: cannot write '{}'", cfg.snm.log_csv));
         snm_log_ << "t,kind,id,port,path,pps,mean_pps,upper_pps,reserved_pps,primary_drop_pps,shadow_drop_pps,"
-                    "shadow_tx_pps,capacity_pps,constrained\n";
+                    "shadow_tx_pps,capacity_pps,constrained,key\n";
     }
     counters_ = std::make_unique<dataplane::lcore_counters[]>(RTE_MAX_LCORE);
     setup_probes();
@@ -769,13 +769,15 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
             const auto v = manager_->client(o.id);
             if (!v)
                 continue;
-            snm_log_ << fmt::format("{:.3f},client,{},{},{},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},,\n", now,
+            const client_record* rec = registry_.find(o.id);
+            snm_log_ << fmt::format("{:.3f},client,{},{},{},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},{:.1f},,,{}\n", now,
                                     o.id, o.egress, v->via == dataplane::path::shadow ? "shadow" : "primary", o.pps,
                                     v->pred.mean_pps, v->pred.upper_pps, v->res.pps, o.primary_drop_pps,
-                                    o.shadow_drop_pps, o.shadow_tx_pps);
+                                    o.shadow_drop_pps, o.shadow_tx_pps,
+                                    rec != nullptr ? dataplane::to_string(rec->key) : std::string{});
         }
         for (const auto& p : manager_->ports())
-            snm_log_ << fmt::format("{:.3f},port,{},{},,{:.1f},,{:.1f},{:.1f},,,{:.1f},{:.1f},{}\n", now, p.port,
+            snm_log_ << fmt::format("{:.3f},port,{},{},,{:.1f},,{:.1f},{:.1f},,,{:.1f},{:.1f},{},\n", now, p.port,
                                     p.port, p.measured_pps, p.predicted_pps, p.shadow_reserved_pps, p.shadow_used_pps,
                                     p.primary_capacity.pps, p.constrained ? 1 : 0);
     }

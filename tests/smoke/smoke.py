@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Smoke tests: the real `shadownet` binary, run for a few seconds, its summary
 JSON and exit codes checked. Usage: smoke.py SHADOWNET_BINARY SCENARIO"""
+import csv
 import glob
 import json
 import os
@@ -160,10 +161,12 @@ def scenario_pcap_clients():
             frames.append(Ether(type=0x88cc, **mac) / bytes(46))  # LLDP: not forwarded, counted
             wrpcap(pcap, frames)
             out = os.path.join(d, "out.json")
+            snm_log = os.path.join(d, "snm.csv")
             code, stdout, stderr = run([
                 "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix, "-l", "0-1",
                 "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1", "--vdev", "net_null0,no-rx=1",
-                "--log-level", "*:error", "--", "--duration", "2", "--summary-json", out, "-q"])
+                "--log-level", "*:error", "--", "--duration", "2", "--summary-json", out, "-q",
+                "--snm-log", snm_log])
             check(code == 0, f"exit {code}: {stderr}")
             doc = json.load(open(out))
             check_accounting(doc)
@@ -177,6 +180,13 @@ def scenario_pcap_clients():
                   f"the odd frame is dropped as unsupported_ethertype: {t}")
             attributed = sum(x["rx_packets"] for x in c["busiest"]) + c["default"]["rx_packets"]
             check(attributed == t["rx"] - t["drops"], f"client rx {attributed} != parsed rx {t['rx'] - t['drops']}")
+            # The manager's per-tick log names each client by its key (the
+            # scenario runner attributes losses to client groups by it).
+            with open(snm_log) as f:
+                logged = {(r["id"], r["key"]) for r in csv.DictReader(f) if r["kind"] == "client"}
+            summary = {(str(x["id"]), x["key"]) for x in c["busiest"]}
+            check(logged and logged <= summary and {k for _, k in logged} >= {"10.9.0.1", "2001:db8::1"},
+                  f"--snm-log client keys {sorted(logged)} against the summary's {sorted(summary)}")
     finally:
         shutil.rmtree(f"{RUNTIME}/{prefix}", ignore_errors=True)
     print(f"ok: pcap replay, {doc['clients']['count']} clients, {doc['totals']['tx']} forwarded")
