@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -710,6 +712,21 @@ std::uint16_t appliance::egress_of(std::uint32_t client) const noexcept
     return dataplane::no_port;
 }
 
+bool appliance::fast_path_stalled_since_last_tick()
+{
+    // Stalls in the histogram bucket that holds the primary's bucket depth
+    // and above: a shorter stall cannot overflow a full bucket at or below
+    // capacity (the bucket fills faster than the backlog grows), one of about
+    // its length can (the manager still checks the load, snm::manager::score_tick).
+    const auto depth_us = static_cast<std::uint64_t>(std::max(1.0, std::round(cfg_.snm.capacity_burst_ms * 1000)));
+    const std::size_t first = depth_us < 1000 ? 0 : dataplane::stall_bucket(depth_us, 1000);
+    std::uint64_t long_stalls = 0;
+    for (const auto& slot : lcores_)
+        for (std::size_t b = first; b < dataplane::stall_buckets; ++b)
+            long_stalls += counters_[slot.conf.lcore_id].stalls[b].read();
+    return std::exchange(long_stalls_seen_, long_stalls) != long_stalls;
+}
+
 void appliance::run_manager(double now, double dt, const std::vector<client_tick>& active)
 {
     std::vector<snm::observation> obs;
@@ -727,7 +744,7 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
         o.shadow_tx_pps = static_cast<double>(w.delta.tx_packets[1]) / dt;
         obs.push_back(o);
     }
-    for (const auto& a : manager_->tick(now, obs)) {
+    for (const auto& a : manager_->tick(now, obs, fast_path_stalled_since_last_tick())) {
         if (a.what != snm::action::kind::newcomers && registry_.find(a.id) == nullptr)
             continue;
         if (a.what == snm::action::kind::newcomers) {

@@ -376,8 +376,10 @@ reply show_snm(exec_context& ctx, const parsed_command& cmd)
                                   sc.quantile_cuts);
     out += fmt::format("  switches: {} to the shadow, {} back; needed {}, unneeded {}, mean lead {:.2f} s\n",
                        sc.switches_to_shadow, sc.returns, sc.needed, sc.unneeded, sc.mean_lead_s());
-    out += fmt::format("  unforeseen losses: {} ticks, {:.0f} packets; overcommitted {} ticks\n",
-                       sc.unforeseen_loss_ticks, sc.unforeseen_loss_packets, sc.overcommit_ticks);
+    out += fmt::format("  unforeseen losses: {} ticks, {:.0f} packets; during fast-path stalls (not learned from): "
+                       "{} ticks, {:.0f} packets; overcommitted {} ticks\n",
+                       sc.unforeseen_loss_ticks, sc.unforeseen_loss_packets, sc.stall_loss_ticks,
+                       sc.stall_loss_packets, sc.overcommit_ticks);
     out += fmt::format("  shadow peak use {:.0f} pps with {:.0f} pps reserved for its clients\n",
                        sc.peak_shadow_used_pps, sc.reserved_at_peak_pps);
     out += fmt::format("  forecast refits: {} submitted, {} applied, {} discarded, {} in flight\n",

@@ -143,6 +143,8 @@ void write_snm(json_writer& w, const snm_snapshot& s)
     w.member("mean_lead_s", sc.mean_lead_s());
     w.member("unforeseen_loss_ticks", sc.unforeseen_loss_ticks);
     w.member("unforeseen_loss_packets", sc.unforeseen_loss_packets);
+    w.member("stall_loss_ticks", sc.stall_loss_ticks);
+    w.member("stall_loss_packets", sc.stall_loss_packets);
     w.member("peak_shadow_used_pps", sc.peak_shadow_used_pps);
     w.member("reserved_at_peak_pps", sc.reserved_at_peak_pps);
     w.member("overcommit_ticks", sc.overcommit_ticks);

@@ -243,6 +243,8 @@ int on_snm(const char*, const char*, rte_tel_data* d)
     add_u64(d, "mean_lead_ms", round(sc.mean_lead_s() * 1000));
     add_u64(d, "unforeseen_loss_ticks", sc.unforeseen_loss_ticks);
     add_u64(d, "unforeseen_loss_packets", round(sc.unforeseen_loss_packets));
+    add_u64(d, "stall_loss_ticks", sc.stall_loss_ticks);
+    add_u64(d, "stall_loss_packets", round(sc.stall_loss_packets));
     add_u64(d, "peak_shadow_used_pps", round(sc.peak_shadow_used_pps));
     add_u64(d, "reserved_at_peak_pps", round(sc.reserved_at_peak_pps));
     add_u64(d, "overcommit_ticks", sc.overcommit_ticks);

@@ -605,26 +605,54 @@ void manager::reserve_port(std::uint16_t port, std::vector<action>& out)
         ++scores_.overcommit_ticks;
 }
 
-void manager::score_tick(double now_s)
+void manager::score_tick(double now_s, bool fast_path_stalled)
 {
-    // Per port: the primary's measured load and the shadow's use this tick.
-    std::map<std::uint16_t, double> primary_pps;
-    double loss = 0, shadow_used = 0, shadow_reserved = 0;
+    // Per port: the primary's load after this tick's decisions, its drops
+    // during the tick, and the shadow's use.
+    std::map<std::uint16_t, double> primary_pps, primary_loss;
+    double shadow_used = 0, shadow_reserved = 0;
     for (auto& [id, cp] : clients_) {
         const client_state& c = *cp;
         if (!c.seen)
             continue;
         if (c.via == path::primary)
             primary_pps[c.egress] += c.last.pps;
-        loss += c.last.primary_drop_pps * tick_s_;
+        primary_loss[c.egress] += c.last.primary_drop_pps * tick_s_;
         if (c.via == path::shadow) {
             shadow_used += c.last.shadow_tx_pps;
             shadow_reserved += c.res.pps;
         }
     }
-    if (loss > 0 && cfg_.policy != snm_policy::off) {
-        ++scores_.unforeseen_loss_ticks;
-        scores_.unforeseen_loss_packets += loss;
+    // Drops the manager learns from (adapt()): the primary carried about all
+    // it can this tick — its measured load within one bucket of its capacity
+    // — or the fast path ran without a stall (a flaky link drops below
+    // capacity, and only moving clients off it helps). A primary well below
+    // its capacity that drops while a forwarding lcore stalled met the
+    // backlog of the stall, faster than its bucket drains: not in the
+    // demand, and no watermark or quantile would have avoided it.
+    double learnt = 0, stalled = 0;
+    for (const auto& [port, lost] : primary_loss) {
+        if (lost <= 0)
+            continue;
+        const port_view& pv = ports_[port];
+        const rate_spec cap = pv.primary_capacity;
+        const double bucket_s = cfg_.capacity_burst_ms / 1000;
+        const auto within_a_bucket = [&](double load, double limit) {
+            return limit > 0 && load * tick_s_ >= limit * (tick_s_ - bucket_s);
+        };
+        const bool at_capacity = !limited(cap) || within_a_bucket(pv.measured_pps, cap.pps) ||
+                                 within_a_bucket(pv.measured_bps, cap.bps);
+        (at_capacity || !fast_path_stalled ? learnt : stalled) += lost;
+    }
+    if (cfg_.policy != snm_policy::off) {
+        if (learnt > 0) {
+            ++scores_.unforeseen_loss_ticks;
+            scores_.unforeseen_loss_packets += learnt;
+        }
+        if (stalled > 0) {
+            ++scores_.stall_loss_ticks;
+            scores_.stall_loss_packets += stalled;
+        }
     }
     if (shadow_used > scores_.peak_shadow_used_pps) {
         scores_.peak_shadow_used_pps = shadow_used;
@@ -805,7 +833,7 @@ void manager::wait_refits()
     refit_pool_->wait_idle();
 }
 
-std::vector<action> manager::tick(double now_s, std::span<const observation> obs)
+std::vector<action> manager::tick(double now_s, std::span<const observation> obs, bool fast_path_stalled)
 {
     std::vector<action> out;
     apply_refits();
@@ -820,12 +848,13 @@ std::vector<action> manager::tick(double now_s, std::span<const observation> obs
     for (auto& [port, pv] : ports_) {
         pv.primary_capacity = primary_cap_(port);
         pv.shadow_capacity = shadow_cap_(port);
-        pv.measured_pps = pv.predicted_pps = 0;
+        pv.measured_pps = pv.predicted_pps = pv.measured_bps = 0;
         pv.clients_on_shadow = 0;
     }
     for (auto& [id, cp] : clients_)
         if (cp->seen && cp->via == path::primary) {
             ports_[cp->egress].measured_pps += cp->last.pps;
+            ports_[cp->egress].measured_bps += cp->last.bps;
             ports_[cp->egress].predicted_pps += cp->pred.upper_pps;
         }
     std::map<std::uint16_t, double> newcomer_pps;
@@ -860,7 +889,7 @@ std::vector<action> manager::tick(double now_s, std::span<const observation> obs
         a.reason = any_to_shadow ? "newcomers flood a constrained primary" : "primary calm again";
         out.push_back(a);
     }
-    score_tick(now_s);
+    score_tick(now_s, fast_path_stalled);
     adapt(now_s);
     refit_some();
     // Off means hands off: forecasts and reservations are still computed and

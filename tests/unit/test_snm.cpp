@@ -358,9 +358,11 @@ struct adapt_outcome {
 
 // Ten clients at 100 pps (±3 % noise) on a 1 500 pps primary, the shadow
 // unlimited. demand(id, t) multiplies a client's rate; glitch(t) adds drops
-// on the primary that no forecast could see (a flaky link).
-template <typename Demand, typename Glitch>
-adapt_outcome adapt_run(bool adapt, double seconds, Demand demand, Glitch glitch)
+// on the primary that no forecast could see (a flaky link); stalled(t) tells
+// the manager that a forwarding lcore stalled in that tick.
+template <typename Demand, typename Glitch, typename Stalled = bool (*)(double)>
+adapt_outcome adapt_run(bool adapt, double seconds, Demand demand, Glitch glitch,
+                        Stalled stalled = [](double) { return false; })
 {
     snm_config cfg;
     cfg.adapt = adapt;
@@ -381,7 +383,7 @@ adapt_outcome adapt_run(bool adapt, double seconds, Demand demand, Glitch glitch
         for (auto& o : obs)
             if (via[o.id] == path::primary)
                 o.primary_drop_pps += glitch(t) ? 5 : 0;
-        for (const auto& a : m.tick(t, obs))
+        for (const auto& a : m.tick(t, obs, stalled(t)))
             if (a.what == action::kind::route)
                 via[a.id] = a.via;
     }
@@ -420,6 +422,29 @@ TEST(snm, unforeseen_losses_lower_the_high_watermark_and_raise_the_quantile)
     EXPECT_EQ(learnt.score.quantile_cuts, 0U);
     // The same demand, forecast at a higher quantile: wider upper bounds.
     EXPECT_GT(learnt.upper_sum, fixed.upper_sum);
+}
+
+TEST(snm, losses_below_capacity_during_a_stall_are_counted_apart_and_not_learned_from)
+{
+    const auto steady = [](std::uint32_t, double) { return 1.0; };
+    const auto window = [](double t) { return t >= 8 && t < 14; };
+    // The drops of the test above on a primary at two thirds of its
+    // capacity, in ticks in which the fast path stalled: the backlog of a
+    // stall, not the demand.
+    const auto stalls = adapt_run(true, 20, steady, window, window);
+    EXPECT_EQ(stalls.score.unforeseen_loss_ticks, 0U);
+    EXPECT_GT(stalls.score.stall_loss_ticks, 50U);
+    EXPECT_GT(stalls.score.stall_loss_packets, 0.0);
+    EXPECT_DOUBLE_EQ(stalls.score.high_watermark, 0.9);
+    EXPECT_DOUBLE_EQ(stalls.score.quantile, 0.95);
+    EXPECT_EQ(stalls.score.quantile_raises, 0U);
+
+    // A primary within a bucket of its capacity (1 480 of 1 500 pps) that
+    // drops is the demand's, stall or not.
+    const auto near_capacity = [](std::uint32_t, double t) { return t >= 8 && t < 14 ? 1.48 : 1.0; };
+    const auto full = adapt_run(true, 20, near_capacity, window, window);
+    EXPECT_GT(full.score.unforeseen_loss_ticks, 0U);
+    EXPECT_GT(full.score.quantile_raises, 0U) << "learned from";
 }
 
 TEST(snm, unneeded_switches_with_idle_reservations_raise_the_watermark_and_lower_the_quantile)

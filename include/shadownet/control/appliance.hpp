@@ -163,6 +163,7 @@ private:
         client_totals delta;
     };
     void run_manager(double now, double dt, const std::vector<client_tick>& active);
+    [[nodiscard]] bool fast_path_stalled_since_last_tick();
     void publish_shadow_pools(const std::vector<snm::observation>& obs);
     [[nodiscard]] std::uint16_t egress_of(std::uint32_t client) const noexcept;
     [[nodiscard]] std::optional<snm::manager::warm_start> warm_start_of(const std::string& key) const;
@@ -231,6 +232,7 @@ private:
     std::unique_ptr<dataplane::shadow_budget[]> shadow_budgets_; // per client; control writes, lcores read
     std::unique_ptr<dataplane::shadow_budget[]> shadow_pools_;   // per physical port; control writes, lcores read
     std::unique_ptr<snm::manager> manager_;
+    std::uint64_t long_stalls_seen_ = 0; // forwarding lcores' stalls as long as a primary's bucket, at the last tick (control lcore)
     std::unique_ptr<snm::scaler> scaler_; // the shadow's capacity: base, reserve steps, hook grants
     std::function<void(const std::string& action, const std::string& result)> event_sink_;
     std::unique_ptr<snm::history_store> history_; // --state-dir; control lcore only (its writer thread is its own)

@@ -153,8 +153,10 @@ struct scores {
     std::uint64_t needed = 0;           // a switch after which the primary would have been over capacity
     std::uint64_t unneeded = 0;         // a switch whose client returned without that happening
     double lead_time_sum_s = 0;         // needed switches: how long before the primary would have overflowed
-    std::uint64_t unforeseen_loss_ticks = 0; // ticks with primary_over_capacity drops
+    std::uint64_t unforeseen_loss_ticks = 0; // ticks with primary drops the manager learns from (score_tick)
     double unforeseen_loss_packets = 0;
+    std::uint64_t stall_loss_ticks = 0; // ticks with primary drops below capacity while the fast path stalled
+    double stall_loss_packets = 0;      // ... not the demand's: not learned from
     double peak_shadow_used_pps = 0;    // the most the shadow path carried in one tick
     double reserved_at_peak_pps = 0;    // reservations of the clients on the shadow at that tick
     std::uint64_t overcommit_ticks = 0; // ticks where reservations exceeded the shadow's capacity
@@ -170,6 +172,7 @@ struct port_view {
     std::uint16_t port = 0;
     rate_spec primary_capacity, shadow_capacity;
     double measured_pps = 0, predicted_pps = 0; // primary load of the clients on it
+    double measured_bps = 0;
     double shadow_used_pps = 0, shadow_reserved_pps = 0, shadow_wanted_pps = 0;
     unsigned clients_on_shadow = 0;
     bool constrained = false;
@@ -217,7 +220,10 @@ public:
 
     // One tick: feeds the forecasts, sizes reservations, decides routes.
     // Returns what the appliance must apply (budgets before routes).
-    std::vector<action> tick(double now_s, std::span<const observation> obs);
+    // fast_path_stalled: a forwarding lcore was off its CPU this tick for
+    // long enough to overflow a primary's bucket with the backlog it found
+    // on its return (4 ms and more: see score_tick).
+    std::vector<action> tick(double now_s, std::span<const observation> obs, bool fast_path_stalled = false);
 
     // The operator's override (console `set client <id> route`): the manager
     // keeps it until the next decision of its own for that client.
@@ -256,7 +262,7 @@ private:
     void update_profile(client_state& c, const observation& o, double now_s);
     void decide_port(std::uint16_t port, double now_s, std::vector<action>& out);
     void reserve_port(std::uint16_t port, std::vector<action>& out);
-    void score_tick(double now_s);
+    void score_tick(double now_s, bool fast_path_stalled);
     void judged(bool needed);
     void adapt(double now_s);
     void set_quantile(double q);
