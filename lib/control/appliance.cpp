@@ -802,15 +802,23 @@ void appliance::run_manager(double now, double dt, const std::vector<client_tick
 
 void appliance::publish_shadow_pools(const std::vector<snm::observation>& obs)
 {
-    // Per physical port its shadow packets leave on: the sum of the budgets
-    // the fast path enforces for the clients on the shadow that sent this
-    // tick (capacity.hpp). A client alone there has nobody to borrow from.
+    // Per physical port its shadow packets leave on (capacity.hpp): the sum
+    // of the budgets the fast path enforces for the clients on the shadow
+    // that sent this tick, raised to the shadow's capacity there where it is
+    // known. Unknown (no --shadow-capacity): the budgets only, and a client
+    // alone there has nobody to borrow from.
     struct pool {
-        double pps = 0, bps = 0;
+        double pps = 0, bps = 0; // the budgets
         bool bps_unlimited = false;
+        double cap_pps = 0, cap_bps = 0; // the capacity; a unit some shadow there leaves open is unlimited
+        bool cap_pps_open = false, cap_bps_open = false;
         unsigned clients = 0;
     };
     std::array<pool, dataplane::max_ports> pools{};
+    const auto shadow_port_of = [&](std::uint16_t egress) {
+        const auto role = egress_->role(egress);
+        return role.shadow < dataplane::max_ports ? role.shadow : egress;
+    };
     for (const auto& o : obs) {
         const client_record* rec = registry_.find(o.id);
         if (rec == nullptr || rec->via != dataplane::path::shadow || o.egress >= dataplane::max_ports)
@@ -818,19 +826,35 @@ void appliance::publish_shadow_pools(const std::vector<snm::observation>& obs)
         const std::uint64_t w = shadow_budgets_[o.id].word.load(std::memory_order_relaxed);
         if (w == dataplane::budget_word_unlimited)
             continue;
-        const auto role = egress_->role(o.egress);
-        const std::uint16_t port = role.shadow < dataplane::max_ports ? role.shadow : o.egress;
         const dataplane::rate_limit b = dataplane::unpack_budget(w);
-        pool& p = pools[port];
+        pool& p = pools[shadow_port_of(o.egress)];
         p.pps += b.pps;
         p.bps += b.bps;
         p.bps_unlimited = p.bps_unlimited || b.bps <= 0;
         ++p.clients;
     }
+    for (const auto& pv : manager_->ports()) {
+        if (pv.port >= dataplane::max_ports)
+            continue;
+        pool& p = pools[shadow_port_of(pv.port)];
+        const rate_spec cap = pv.shadow_capacity;
+        p.cap_pps_open = p.cap_pps_open || cap.pps <= 0;
+        p.cap_bps_open = p.cap_bps_open || cap.bps <= 0;
+        p.cap_pps += std::max(0.0, cap.pps);
+        p.cap_bps += std::max(0.0, cap.bps);
+    }
     for (std::size_t port = 0; port < dataplane::max_ports; ++port) {
         const pool& p = pools[port];
-        const std::uint64_t w = p.clients < 2 ? dataplane::no_shadow_pool
-                                              : dataplane::pack_budget(p.pps, p.bps_unlimited ? -1 : p.bps);
+        const bool capacity_known = !(p.cap_pps_open && p.cap_bps_open);
+        std::uint64_t w = dataplane::no_shadow_pool;
+        if (capacity_known && p.clients > 0) {
+            // pack_budget: a negative rate is unlimited in that unit.
+            const double pps = p.cap_pps_open ? -1 : std::max(p.pps, p.cap_pps);
+            const double bps = p.cap_bps_open || p.bps_unlimited ? -1 : std::max(p.bps, p.cap_bps);
+            w = dataplane::pack_budget(pps, bps);
+        } else if (p.clients >= 2) {
+            w = dataplane::pack_budget(p.pps, p.bps_unlimited ? -1 : p.bps);
+        }
         shadow_pools_[port].word.store(w, std::memory_order_relaxed);
     }
 }

@@ -26,6 +26,11 @@ std::atomic<std::uint64_t> next_job_id{1};
 
 // Below this many tail points the refit contest uses AICc, not a holdout.
 constexpr std::size_t short_tail = 24;
+// Relative errors (a strictly positive series) are in units of the forecast,
+// but never of less than this share of the window's mean level: a forecast
+// that dips toward zero on a noisy series (a trend extrapolating a drop)
+// made errors of 5-10x and capacity quantiles ten times the demand.
+constexpr double relative_floor = 0.5;
 
 // Fit for the horizon forecasts are issued at (shadow sizing looks further
 // ahead than rerouting): an h-step loss when h > 1.
@@ -69,6 +74,7 @@ series_learner::series_learner(learner_options opt)
     : opt_(resolve(std::move(opt))),
       hist_(opt_.window),
       issued_(opt_.horizon),
+      issued_scale_(opt_.horizon, 0.0),
       warm_(opt_.candidates.size(), params{}),
       scores_(opt_.candidates.size(), std::numeric_limits<double>::infinity()),
       errs_(opt_.residual_window),
@@ -154,8 +160,8 @@ live_point series_learner::observe(double y) {
                 d_hi_ += eta * ((miss_hi ? 1.0 : 0.0) - t2);
                 d_cap_ += eta * ((miss_cap ? 1.0 : 0.0) - tc);
             }
-            const double rec = relative_ ? (out.mean > 0.0 ? e / out.mean : std::numeric_limits<double>::quiet_NaN())
-                                         : e;
+            const double unit = issued_scale_[issued_head_];
+            const double rec = relative_ ? (unit > 0.0 ? e / unit : std::numeric_limits<double>::quiet_NaN()) : e;
             if (std::isfinite(rec)) {
                 if (err_size_ == errs_.size()) err_abs_sum_ -= std::abs(errs_[err_head_]);
                 err_abs_sum_ += std::abs(rec);
@@ -166,6 +172,14 @@ live_point series_learner::observe(double y) {
         }
     }
 
+    if (hist_size_ == hist_.size() && std::isfinite(hist_[hist_head_])) {
+        hist_sum_ -= hist_[hist_head_];
+        --hist_finite_;
+    }
+    if (std::isfinite(y)) {
+        hist_sum_ += y;
+        ++hist_finite_;
+    }
     hist_[hist_head_] = y;
     hist_head_ = (hist_head_ + 1) % hist_.size();
     hist_size_ = std::min(hist_size_ + 1, hist_.size());
@@ -195,7 +209,8 @@ void series_learner::issue(std::size_t slot) {
     }
     p.valid = true;
     p.mean = mean;
-    const double scale = relative_ ? std::abs(mean) : 1.0;
+    const double scale = relative_ ? relative_scale(mean) : 1.0;
+    issued_scale_[slot] = scale;
     double ql = 0, qh = 0, qc = 0;
     if (err_size_ >= 30) {
         const auto s = std::span<double>(scratch_.data(), err_size_);
@@ -223,6 +238,11 @@ void series_learner::issue(std::size_t slot) {
     if (p.lower > p.upper) p.lower = p.upper = 0.5 * (p.lower + p.upper);
 }
 
+double series_learner::relative_scale(double mean) const noexcept {
+    const double level = hist_finite_ ? hist_sum_ / static_cast<double>(hist_finite_) : 0.0;
+    return std::max(std::abs(mean), relative_floor * std::abs(level));
+}
+
 void series_learner::install(const fit_result& f, const std::vector<double>& w) {
     spec_ = f.spec;
     par_ = f.par;
@@ -239,8 +259,14 @@ void series_learner::install(const fit_result& f, const std::vector<double>& w) 
         d_lo_ = d_hi_ = d_cap_ = 0.0;
         relative_ = rel;
     }
-    double s_abs = 0, s_rel = 0;
-    std::size_t k_abs = 0, k_rel = 0;
+    double s_abs = 0, s_rel = 0, w_sum = 0;
+    std::size_t k_abs = 0, k_rel = 0, w_n = 0;
+    for (const double v : w)
+        if (std::isfinite(v)) {
+            w_sum += v;
+            ++w_n;
+        }
+    const double floor = w_n ? relative_floor * std::abs(w_sum / static_cast<double>(w_n)) : 0.0;
     for (std::size_t t = 0; t < f.residuals.size() && t < w.size(); ++t) {
         const double e = f.residuals[t];
         if (!std::isfinite(e)) continue;
@@ -248,7 +274,8 @@ void series_learner::install(const fit_result& f, const std::vector<double>& w) 
         ++k_abs;
         const double fc = w[t] - e;
         if (fc > 0.0) {
-            s_rel += (e / fc) * (e / fc);
+            const double unit = std::max(fc, floor);
+            s_rel += (e / unit) * (e / unit);
             ++k_rel;
         }
     }

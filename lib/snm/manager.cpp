@@ -44,6 +44,9 @@ constexpr double quantile_floor = 0.8;
 constexpr double quantile_raise_share = 0.25;
 constexpr double quantile_cut = 0.01;
 constexpr std::uint32_t quantile_unneeded_run = 3;
+// Flap damping (flap_damping): the penalty's half-life, in
+// --min-switch-interval.
+constexpr double flap_half_life_intervals = 10;
 constexpr double quantile_idle_ratio = 2.0; // reserved over used on the shadow: "far more"
 
 
@@ -100,6 +103,7 @@ struct manager::client_state {
     int priority = 0; // the operator's (set_priority): the reservation order's first key
     double last_switch_s = -std::numeric_limits<double>::infinity();
     std::uint32_t calm_ticks = 0; // ticks in a row the return condition held
+    flap_damping flaps; // its returns: how long its next return waits
     std::deque<route_event> history;
     std::uint16_t egress = 0;
     observation last;
@@ -141,6 +145,7 @@ manager::manager(const snm_config& cfg, double tick_s, capacity_fn primary, capa
 {
     horizon_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.horizon_s / tick_s)));
     sustain_ticks_ = static_cast<std::uint32_t>(std::max(1.0, std::round(cfg.sustain_s / tick_s)));
+    return_ticks_ = std::max(sustain_ticks_, horizon_ticks_);
     scores_.high_watermark = cfg.high_watermark;
     scores_.low_watermark = cfg.low_watermark;
     scores_.quantile = cfg.quantile;
@@ -320,6 +325,7 @@ void manager::switch_client(client_state& c, path via, double now_s, std::string
         pending_.push_back({c.id, c.egress, now_s});
     } else {
         ++scores_.returns;
+        c.flaps.returned(now_s, flap_half_life_s());
         // Returned before the primary would have overflowed: not needed.
         const auto before = pending_.size();
         std::erase_if(pending_, [&](const pending_switch& p) { return p.id == c.id; });
@@ -333,6 +339,11 @@ void manager::switch_client(client_state& c, path via, double now_s, std::string
     a.reason = reason;
     out.push_back(a);
     note_route(c.id, via, now_s, reason);
+}
+
+double manager::flap_half_life_s() const noexcept
+{
+    return flap_half_life_intervals * std::max(cfg_.min_interval_s, tick_s_);
 }
 
 void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>& out)
@@ -494,14 +505,14 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
             newcomers_back = newcomers_back && calm;
             continue; // newcomers come back as a group, below
         }
-        if (calm && c->calm_ticks >= sustain_ticks_ && now_s - c->last_switch_s >= cfg_.min_interval_s) {
+        if (calm && c->calm_ticks >= return_ticks_ && now_s - c->last_switch_s >= c->flaps.wait(now_s, flap_half_life_s(), cfg_.min_interval_s)) {
             switch_client(*c, path::primary, now_s, "primary below low watermark", out);
             with = tried;
         }
     }
     if (ng.to_shadow) {
         ng.calm_ticks = newcomers_back ? ng.calm_ticks + 1 : 0;
-        if (ng.calm_ticks >= sustain_ticks_ && now_s - ng.since_s >= cfg_.min_interval_s) {
+        if (ng.calm_ticks >= return_ticks_ && now_s - ng.since_s >= cfg_.min_interval_s) {
             ng.to_shadow = false;
             ng.calm_ticks = 0;
         }

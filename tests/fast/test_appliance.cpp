@@ -121,6 +121,43 @@ TEST(appliance, primary_capacity_drops_what_exceeds_it)
     EXPECT_EQ(out1.tx, in0.forwarded);
 }
 
+// With the shadow's capacity known, a client above its reservation borrows
+// what the shadow has spare (capacity.hpp): the same budget as above no
+// longer limits it once the control lcore has published the pool (a tick).
+TEST(appliance, a_known_shadow_capacity_is_lent_beyond_a_budget)
+{
+    app_config cfg;
+    cfg.virtual_ports = 2;
+    cfg.traffic.rate_pps = 80'000;
+    cfg.traffic.clients = 4; // ~10 kpps per client and port
+    cfg.snm.policy = snm_policy::off;
+    cfg.snm.shadow_capacity = {{std::nullopt, {100'000, 0}}};
+    appliance app(cfg);
+    app.start();
+    const auto until = [&](auto done, std::chrono::milliseconds limit) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (!done() && std::chrono::steady_clock::now() < end)
+            app.poll();
+    };
+    until([&] { return app.clients().size() >= 4; }, std::chrono::milliseconds(2000));
+    ASSERT_GE(app.clients().size(), 4U);
+    const std::uint32_t victim = app.clients().ids().front();
+    app.set_shadow_budget(victim, {1'000, 0});
+    app.set_client_route(victim, dataplane::path::shadow);
+    until([] { return false; }, std::chrono::milliseconds(300)); // the pool is published at the next tick
+    const auto before = app.client_counters(victim);
+    const auto t1 = std::chrono::steady_clock::now();
+    until([] { return false; }, std::chrono::milliseconds(400));
+    app.stop();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    expect_accounted(app.snapshot());
+    const auto d = app.client_counters(victim) - before;
+    // What the budget alone would let through (the test above's ceiling), four times over.
+    const double budget_ceiling = 1'000 * elapsed + 2.0 * cfg.burst * app.plan().tx_lcores.size();
+    EXPECT_GT(static_cast<double>(d.tx_packets[1]), 4 * budget_ceiling);
+    EXPECT_EQ(d.drops, 0U) << "100 kpps of shadow for ~10 kpps of demand";
+}
+
 // A client on its shadow path gets what its reservation allows; the rest is
 // shadow_over_capacity, and other clients are untouched.
 TEST(appliance, shadow_budget_limits_one_client)

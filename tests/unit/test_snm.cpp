@@ -482,6 +482,21 @@ TEST(snm, unneeded_switches_with_idle_reservations_raise_the_watermark_and_lower
     EXPECT_EQ(learnt.score.quantile_raises, 0U);
 }
 
+TEST(snm, a_client_that_keeps_coming_back_waits_longer_each_time)
+{
+    // Half-life 20 s, --min-switch-interval 2 s.
+    flap_damping f;
+    EXPECT_DOUBLE_EQ(f.wait(0, 20, 2), 2) << "never returned: the interval";
+    f.returned(10, 20);
+    EXPECT_DOUBLE_EQ(f.wait(15, 20, 2), 4) << "back within a half-life: twice";
+    EXPECT_DOUBLE_EQ(f.wait(10 + 40, 20, 2), 2) << "two half-lives later: forgotten";
+    f.returned(15, 20);
+    EXPECT_DOUBLE_EQ(f.wait(16, 20, 2), 8) << "a second return soon after: four times";
+    for (int k = 0; k < 10; ++k)
+        f.returned(16, 20);
+    EXPECT_DOUBLE_EQ(f.wait(16, 20, 2), 2 * 16) << "at most 2^4";
+}
+
 TEST(snm, needed_switches_leave_the_quantile_alone)
 {
     // The flash crowd the predictive policy handles without loss: nothing to

@@ -81,6 +81,12 @@ def test_losses_are_attributed_by_the_ticks_load():
         check(deep["overload"] == 30 and deep["burst"] == 0, f"50 ms bucket: the 30 kpps tick is an overload: {deep}")
 
 
+def test_the_shadow_mirrors_the_primary_by_share():
+    check(runner.shadow_capacity("1:40kpps", 1) == ["--shadow-capacity", "1:40000pps"], "a mirror")
+    check(runner.shadow_capacity("2:25423pps", 0.5) == ["--shadow-capacity", "2:12712pps"], "half, in pps")
+    check(runner.shadow_capacity("1:40kpps", 0) == [], "share 0: none set")
+
+
 def test_the_ratio_verdict():
     check(runner.ratio_verdict(0, 0)[0] == "not comparable", "both zero")
     check(runner.ratio_verdict(1, 0)[0] == "fail", "reactive zero, predictive not")

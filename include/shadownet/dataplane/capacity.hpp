@@ -18,10 +18,14 @@
 //   part of theirs unused. The manager reserves the shadow's clients one
 //   pooled margin (the quantile of their summed demand, docs/shadow-manager.md),
 //   not a margin each, so a client's own budget is its share of that margin
-//   and a burst above the share is what the pool is for; the pool never lets
-//   the shadow carry more than was reserved on it in total (HTB's rate and
-//   ceil, with the ceil at the sum of the rates). No pool (the word is
-//   no_shadow_pool) with fewer than two clients on the shadow there.
+//   and a burst above the share is what the pool is for. Where the shadow's
+//   capacity is known (--shadow-capacity, with the scaler's grants) the
+//   pool's rate is that capacity, never less than the sum of the budgets: a
+//   client borrows what the shadow has spare, reserved or not (HTB's rate
+//   and ceil, the ceil at the link's rate; dropping what an idle link could
+//   carry is a loss no link makes). Where it is not, the reservations are
+//   all that is known to fit: the pool is the sum of the budgets, and there
+//   is none (no_shadow_pool) with fewer than two clients on the shadow.
 //
 // Ownership. Meters are lcore-private (the lcore is the only one to touch
 // their tokens). The shadow budgets are shared: one 64-bit word per client,

@@ -157,12 +157,15 @@ private:
     void initial_fit();
     void install(const fit_result& f, const std::vector<double>& w);
     void issue(std::size_t slot);
+    [[nodiscard]] double relative_scale(double mean) const noexcept;
     [[nodiscard]] std::vector<double> window_copy() const;
 
     learner_options opt_;
     // History ring (the refit window).
     std::vector<double> hist_;
     std::size_t hist_head_ = 0, hist_size_ = 0;
+    double hist_sum_ = 0.0;      // of the finite values in hist_: their mean is the level relative errors are floored at
+    std::size_t hist_finite_ = 0;
     // Live model.
     bool fitted_ = false;
     model_spec spec_{};
@@ -178,6 +181,7 @@ private:
     // Issued forecasts: a ring of `horizon` entries; issued_[issued_head_]
     // targets the next observation.
     std::vector<live_point> issued_;
+    std::vector<double> issued_scale_; // per issued forecast: what its relative errors and bounds are in units of
     std::size_t issued_head_ = 0;
     std::vector<params> warm_;    // last parameters per candidate (auto mode)
     std::vector<double> scores_;  // smoothed contest score per candidate (auto mode)

@@ -93,6 +93,32 @@ struct trend_tracker {
     }
 };
 
+// Flap damping, as BGP damps routes: each return from the shadow adds one
+// to a client's penalty, which halves every `half_life` seconds; its next
+// return waits min_interval x 2^(the penalty, rounded; at most
+// max_doublings). A client back within a half-life of its last return waits
+// twice as long, and so on; on a noisy series the primary's predicted load
+// crosses the watermarks with the noise, and without it a client went out
+// and back every few seconds.
+struct flap_damping {
+    static constexpr int max_doublings = 4;
+    double penalty = 0, at_s = 0;
+    [[nodiscard]] double now(double t_s, double half_life_s) const noexcept
+    {
+        return penalty * std::exp2(-(t_s - at_s) / half_life_s);
+    }
+    void returned(double t_s, double half_life_s) noexcept
+    {
+        penalty = now(t_s, half_life_s) + 1;
+        at_s = t_s;
+    }
+    [[nodiscard]] double wait(double t_s, double half_life_s, double min_interval_s) const noexcept
+    {
+        const auto doublings = std::min<long>(max_doublings, std::lround(now(t_s, half_life_s)));
+        return min_interval_s * std::exp2(static_cast<double>(doublings));
+    }
+};
+
 // What the fast path saw of one client in one tick.
 struct observation {
     std::uint32_t id = 0;
@@ -269,11 +295,17 @@ private:
     void refit_some();
     void apply_refits();
     void switch_client(client_state& c, path via, double now_s, std::string reason, std::vector<action>& out);
+    [[nodiscard]] double flap_half_life_s() const noexcept;
 
     snm_config cfg_;
     double tick_s_;
     std::uint32_t horizon_ticks_;
     std::uint32_t sustain_ticks_;
+    // A client comes back only after the primary with it has been calm for a
+    // horizon (or --sustain, if longer): leaving early costs packets, staying
+    // a second longer only reservation, and on a noisy series the calm of a
+    // single tick is the noise.
+    std::uint32_t return_ticks_;
     capacity_fn primary_cap_, shadow_cap_;
     std::map<std::uint32_t, std::unique_ptr<client_state>> clients_;
     std::map<std::uint16_t, port_view> ports_;
