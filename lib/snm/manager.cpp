@@ -44,10 +44,10 @@ constexpr double quantile_floor = 0.8;
 constexpr double quantile_raise_share = 0.25;
 constexpr double quantile_cut = 0.01;
 constexpr std::uint32_t quantile_unneeded_run = 3;
+constexpr double quantile_idle_ratio = 2.0; // reserved over used on the shadow: "far more"
 // Flap damping (flap_damping): the penalty's half-life, in
 // --min-switch-interval.
 constexpr double flap_half_life_intervals = 10;
-constexpr double quantile_idle_ratio = 2.0; // reserved over used on the shadow: "far more"
 
 
 double utilisation(double pps, double bps, const rate_spec& cap) noexcept
@@ -505,7 +505,8 @@ void manager::decide_port(std::uint16_t port, double now_s, std::vector<action>&
             newcomers_back = newcomers_back && calm;
             continue; // newcomers come back as a group, below
         }
-        if (calm && c->calm_ticks >= return_ticks_ && now_s - c->last_switch_s >= c->flaps.wait(now_s, flap_half_life_s(), cfg_.min_interval_s)) {
+        const double wait_s = c->flaps.wait(now_s, flap_half_life_s(), cfg_.min_interval_s);
+        if (calm && c->calm_ticks >= return_ticks_ && now_s - c->last_switch_s >= wait_s) {
             switch_client(*c, path::primary, now_s, "primary below low watermark", out);
             with = tried;
         }
