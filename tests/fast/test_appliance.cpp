@@ -2,6 +2,7 @@
 // accounted for, nothing leaks, and it can be built twice in one process.
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -22,6 +23,41 @@ stats_snapshot run_for(appliance& app, std::chrono::milliseconds how_long)
         app.poll();
     app.stop();
     return app.snapshot();
+}
+
+// Polls until done() or `limit` has passed.
+template <typename Done>
+void poll_until(appliance& app, Done done, std::chrono::milliseconds limit)
+{
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < end)
+        app.poll();
+}
+
+// The shadow-budget tests: four clients of ~10 kpps each over two virtual
+// ports, the policy off (the operator's budget, not the manager's).
+app_config four_clients_policy_off()
+{
+    app_config cfg;
+    cfg.virtual_ports = 2;
+    cfg.traffic.rate_pps = 80'000;
+    cfg.traffic.clients = 4;
+    cfg.snm.policy = snm_policy::off;
+    return cfg;
+}
+
+// Starts `app`, waits for its four clients and moves the first to its shadow
+// path with a 1 kpps budget; its id, or nullopt if the clients never came.
+std::optional<std::uint32_t> shadow_the_first_client(appliance& app)
+{
+    app.start();
+    poll_until(app, [&] { return app.clients().size() >= 4; }, std::chrono::milliseconds(2000));
+    if (app.clients().size() < 4)
+        return std::nullopt;
+    const std::uint32_t id = app.clients().ids().front();
+    app.set_shadow_budget(id, {1'000, 0});
+    app.set_client_route(id, dataplane::path::shadow);
+    return id;
 }
 
 void expect_accounted(const stats_snapshot& s)
@@ -126,28 +162,16 @@ TEST(appliance, primary_capacity_drops_what_exceeds_it)
 // longer limits it once the control lcore has published the pool (a tick).
 TEST(appliance, a_known_shadow_capacity_is_lent_beyond_a_budget)
 {
-    app_config cfg;
-    cfg.virtual_ports = 2;
-    cfg.traffic.rate_pps = 80'000;
-    cfg.traffic.clients = 4; // ~10 kpps per client and port
-    cfg.snm.policy = snm_policy::off;
+    app_config cfg = four_clients_policy_off();
     cfg.snm.shadow_capacity = {{std::nullopt, {100'000, 0}}};
     appliance app(cfg);
-    app.start();
-    const auto until = [&](auto done, std::chrono::milliseconds limit) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (!done() && std::chrono::steady_clock::now() < end)
-            app.poll();
-    };
-    until([&] { return app.clients().size() >= 4; }, std::chrono::milliseconds(2000));
-    ASSERT_GE(app.clients().size(), 4U);
-    const std::uint32_t victim = app.clients().ids().front();
-    app.set_shadow_budget(victim, {1'000, 0});
-    app.set_client_route(victim, dataplane::path::shadow);
-    until([] { return false; }, std::chrono::milliseconds(300)); // the pool is published at the next tick
+    const auto shadowed = shadow_the_first_client(app);
+    ASSERT_TRUE(shadowed);
+    const std::uint32_t victim = *shadowed;
+    poll_until(app, [] { return false; }, std::chrono::milliseconds(300)); // the pool is published at the next tick
     const auto before = app.client_counters(victim);
     const auto t1 = std::chrono::steady_clock::now();
-    until([] { return false; }, std::chrono::milliseconds(400));
+    poll_until(app, [] { return false; }, std::chrono::milliseconds(400));
     app.stop();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     expect_accounted(app.snapshot());
@@ -163,26 +187,14 @@ TEST(appliance, a_known_shadow_capacity_is_lent_beyond_a_budget)
 TEST(appliance, shadow_budget_limits_one_client)
 {
     using dataplane::drop_reason;
-    app_config cfg;
-    cfg.virtual_ports = 2;
-    cfg.traffic.rate_pps = 80'000;
-    cfg.traffic.clients = 4; // ~10 kpps per client and port
-    cfg.snm.policy = snm_policy::off; // the operator's budget, not the manager's
+    const app_config cfg = four_clients_policy_off();
     appliance app(cfg);
-    app.start();
-    const auto until = [&](auto done, std::chrono::milliseconds limit) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (!done() && std::chrono::steady_clock::now() < end)
-            app.poll();
-    };
-    until([&] { return app.clients().size() >= 4; }, std::chrono::milliseconds(2000));
-    ASSERT_GE(app.clients().size(), 4U);
-    const std::uint32_t victim = app.clients().ids().front();
-    app.set_shadow_budget(victim, {1'000, 0});
-    app.set_client_route(victim, dataplane::path::shadow);
+    const auto shadowed = shadow_the_first_client(app);
+    ASSERT_TRUE(shadowed);
+    const std::uint32_t victim = *shadowed;
     const auto before = app.client_counters(victim);
     const auto t0 = std::chrono::steady_clock::now();
-    until([] { return false; }, std::chrono::milliseconds(400));
+    poll_until(app, [] { return false; }, std::chrono::milliseconds(400));
     app.stop();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto s = app.snapshot();
